@@ -1,0 +1,146 @@
+"""The one call every front end makes: ask(question, history) -> Answer.
+
+    resolve the follow-up -> retrieve (dense + BM25) -> score support -> answer -> cite
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from qa import store
+from qa.answer import Answerer, Extractive
+from qa.embedding import Encoder, default_encoder
+from qa.errors import UserError
+from qa.retrieve import Retriever, resolve
+from qa.settings import Settings
+from qa.store import Index
+from qa.support import TermWeights, score
+from qa.types import Answer
+
+MAX_QUESTION_CHARS = 2_000
+
+
+class QuestionError(UserError, ValueError):
+    """The question cannot be asked as given (empty, too long)."""
+
+
+class Assistant:
+    """Holds the loaded model and index; safe to share between threads.
+
+    The index is re-opened when an ingest has swapped in a new generation, so a running web app
+    or Slack bot answers from the fresh index without a restart, and always from one consistent
+    generation per question.
+    """
+
+    def __init__(self, settings: Settings | None = None, encoder: Encoder | None = None) -> None:
+        self.settings = settings or Settings.from_env()
+        self.encoder = encoder or default_encoder()
+        self._lock = threading.Lock()
+        self._loaded: tuple[str, Index, Retriever, TermWeights] | None = None
+        self._answerers: dict[str, Answerer] = {}
+
+    # -- the index -------------------------------------------------------------------------
+    def _current(self) -> tuple[Index, Retriever, TermWeights]:
+        index_dir = Path(self.settings.index_dir)
+        pointer = index_dir / "CURRENT"
+        try:
+            generation = pointer.read_text().strip()
+        except OSError:
+            generation = ""
+        with self._lock:
+            if self._loaded is None or self._loaded[0] != generation:
+                index = store.open_index(
+                    index_dir,
+                    self.encoder.name,
+                    self.encoder.dimension,
+                    self.settings.index_fingerprint(self.encoder.name),
+                )
+                retriever = Retriever(index, self.encoder, self.settings)
+                self._loaded = (generation, index, retriever, TermWeights(index))
+            return self._loaded[1:]
+
+    @property
+    def index(self) -> Index:
+        return self._current()[0]
+
+    # -- answering -------------------------------------------------------------------------
+    def answerer(self, name: str | None = None) -> Answerer:
+        name = name or self.settings.answerer
+        if name not in self._answerers:
+            if name == "extractive":
+                self._answerers[name] = Extractive(self.settings)
+            else:
+                from qa.llm import make_answerer
+
+                self._answerers[name] = make_answerer(name, self.settings, self.encoder)
+        return self._answerers[name]
+
+    def ask(
+        self,
+        question: str,
+        history: list[str] | None = None,
+        doc_ids: list[str] | None = None,
+        answerer: str | None = None,
+    ) -> Answer:
+        """Answer `question` from the documents; `history` holds the earlier user turns.
+
+        `doc_ids` restricts retrieval to those documents (eval's distractor setting).
+        """
+        question = (question or "").strip()
+        if not question:
+            raise QuestionError("The question is empty: type a question about your documents.")
+        if len(question) > MAX_QUESTION_CHARS:
+            raise QuestionError(f"The question is longer than {MAX_QUESTION_CHARS} characters: shorten it.")
+        history = [turn.strip() for turn in history or [] if turn and turn.strip()]
+        timings: dict[str, float] = {}
+        began = time.perf_counter()
+        index, retriever, weights = self._current()
+        timings["load"] = _ms(began)
+
+        started = time.perf_counter()
+        query = resolve(question, history)
+        hits = retriever.search(query, doc_ids=doc_ids)
+        timings["retrieve"] = _ms(started)
+
+        started = time.perf_counter()
+        query_vector = self.encoder.encode([query])[0] if hits else np.zeros(self.encoder.dimension)
+        evidence = score(question, query_vector, history, hits, index, self.encoder, weights,
+                         self.settings.support_dense_weight)
+        timings["support"] = _ms(started)
+
+        started = time.perf_counter()
+        chosen = self.answerer(answerer)
+        draft = chosen.answer(question, evidence)
+        timings["answer"] = _ms(started)
+        timings["total"] = _ms(began)
+        return Answer(
+            question=question,
+            answer=draft.text,
+            abstained=draft.abstained,
+            citations=draft.citations,
+            timings_ms=timings,
+            answerer=chosen.name,
+            retrieval_query=query,
+            hits=hits,
+            prompt=draft.prompt,
+            notes=draft.notes,
+        )
+
+
+def _ms(since: float) -> float:
+    return (time.perf_counter() - since) * 1000
+
+
+_assistants: dict[Settings, Assistant] = {}
+
+
+def ask(question: str, history: list[str] | None = None, settings: Settings | None = None) -> Answer:
+    """Answer with a process-wide Assistant for `settings` (the model and index load once)."""
+    settings = settings or Settings.from_env()
+    if settings not in _assistants:
+        _assistants[settings] = Assistant(settings)
+    return _assistants[settings].ask(question, history)

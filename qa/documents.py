@@ -1,0 +1,168 @@
+"""Files and JSONL records -> Documents. Each reader either returns documents or raises Skip.
+
+`doc_id` is the path relative to the folder the user named (or the record's own `doc_id` in a
+JSONL file), so the same folder ingested from another machine gives the same ids.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from qa.settings import Limits
+from qa.types import Document
+
+TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
+HTML_SUFFIXES = {".html", ".htm"}
+SUPPORTED = TEXT_SUFFIXES | HTML_SUFFIXES | {".pdf", ".jsonl"}
+
+
+class Skip(Exception):
+    """A file that cannot be indexed; the message is the reason shown to the user."""
+
+
+@dataclass(frozen=True)
+class Found:
+    path: Path
+    base: Path  # doc ids are paths relative to this folder
+    given: Path  # what the user named: files gone from under it are dropped from the index
+
+
+def discover(paths: list[Path]) -> tuple[list[Found], list[tuple[str, str]]]:
+    """Walk the given files and folders; return supported files and (path, reason) for the rest."""
+    found: list[Found] = []
+    problems: list[tuple[str, str]] = []
+    for given in paths:
+        if not given.exists():
+            problems.append((str(given), "no such file or folder"))
+        elif given.is_file():
+            if given.suffix.lower() in SUPPORTED:
+                found.append(Found(given, given.parent, given))
+            else:
+                problems.append((str(given), f"unsupported type {given.suffix or '(none)'}"))
+        else:
+            for dirpath, dirnames, filenames in os.walk(given):
+                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+                for name in sorted(filenames):
+                    path = Path(dirpath, name)
+                    if name.startswith("."):
+                        continue
+                    if path.suffix.lower() in SUPPORTED:
+                        found.append(Found(path, given, given))
+                    else:
+                        problems.append((str(path), f"unsupported type {path.suffix or '(none)'}"))
+    return found, problems
+
+
+def load(found: Found, limits: Limits) -> tuple[list[Document], str]:
+    """Read one file into documents and a note on anything dropped; raises Skip with a reason."""
+    path = found.path
+    try:
+        size = path.stat().st_size
+        if size > limits.max_file_bytes:
+            raise Skip(f"larger than the {limits.max_file_bytes // 1_000_000} MB limit")
+        data = path.read_bytes()
+    except PermissionError:
+        raise Skip("not readable (permission denied)") from None
+    except OSError as exc:
+        raise Skip(f"could not be read ({exc.strerror or exc})") from None
+    if not data.strip():
+        raise Skip("empty file")
+    doc_id = path.relative_to(found.base).as_posix()
+    suffix = path.suffix.lower()
+    if suffix == ".pdf":
+        from qa.pdf import read_pdf
+
+        text, page_starts = read_pdf(path, limits)
+        return [_document(doc_id, _first_line(text), text, path, tuple(page_starts))], ""
+    if suffix == ".jsonl":
+        return _jsonl_documents(decode(data), path)
+    text = decode(data)
+    if suffix in HTML_SUFFIXES:
+        title, text = html_to_text(text)
+        return [_document(doc_id, title or _first_line(text), text, path)], ""
+    return [_document(doc_id, _first_line(text), text, path)], ""
+
+
+def _document(doc_id: str, title: str, text: str, path: Path, pages: tuple[int, ...] = ()) -> Document:
+    if not text.strip():
+        raise Skip("no text in it")
+    return Document(doc_id=doc_id, title=title, text=text, source=str(path), page_starts=pages)
+
+
+def decode(data: bytes) -> str:
+    """Bytes -> text without silently dropping characters (unlike errors="ignore").
+
+    UTF-8 and BOM-marked UTF-16 are taken as such; other bytes are decoded as cp1252 only when
+    they look like text, since almost any byte string "decodes" as cp1252.
+    """
+    if data.startswith(codecs.BOM_UTF8):
+        return data[len(codecs.BOM_UTF8) :].decode("utf-8", errors="strict")
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise Skip("marked as UTF-16 but not valid UTF-16") from None
+    if b"\x00" in data[:8192]:
+        raise Skip("binary file (contains NUL bytes), not text")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        try:
+            text = data.decode("cp1252")
+        except UnicodeDecodeError:
+            raise Skip("not valid UTF-8 and not cp1252 text; re-save it as UTF-8") from None
+    controls = sum(1 for ch in text[:8192] if ord(ch) < 32 and ch not in "\t\n\r\f")
+    if controls > 0.01 * min(len(text), 8192):
+        raise Skip("binary content, not text")
+    return text
+
+
+def html_to_text(html: str) -> tuple[str, str]:
+    """Visible text of an HTML page, one line per block, and its <title>."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, "html.parser")
+    title = soup.title.get_text(" ", strip=True) if soup.title else ""
+    for invisible in soup(["script", "style", "noscript", "template", "head", "svg", "iframe"]):
+        invisible.decompose()
+    lines = (" ".join(line.split()) for line in soup.get_text("\n").splitlines())
+    return title, "\n".join(line for line in lines if line)
+
+
+def _jsonl_documents(text: str, path: Path) -> tuple[list[Document], str]:
+    """Records shaped like the benchmarks' documents.jsonl: {"doc_id", "title", "text"}."""
+    documents: list[Document] = []
+    bad: list[int] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            doc_id, body = str(record["doc_id"]), record["text"]
+            if not isinstance(body, str) or not body.strip():
+                raise ValueError
+        except (ValueError, KeyError, TypeError):
+            bad.append(number)
+            continue
+        title = str(record.get("title") or "")
+        documents.append(Document(doc_id=doc_id, title=title, text=body, source=str(path)))
+    if not documents:
+        raise Skip("no valid {doc_id, title, text} records" + (f" (bad lines: {_lines(bad)})" if bad else ""))
+    return documents, (f"skipped malformed lines {_lines(bad)}" if bad else "")
+
+
+def _lines(numbers: list[int]) -> str:
+    shown = ", ".join(map(str, numbers[:5]))
+    return shown + (f" and {len(numbers) - 5} more" if len(numbers) > 5 else "")
+
+
+def _first_line(text: str) -> str:
+    for line in text.splitlines():
+        line = line.strip().lstrip("#").strip()
+        if line and not line.startswith("- "):
+            return line[:200]
+    return ""

@@ -1,0 +1,200 @@
+"""Files -> documents -> sentences -> vectors -> a new index generation, incrementally.
+
+Unchanged documents (same content hash) keep their stored vectors; changed ones are re-split and
+re-embedded; documents whose files vanished from an ingested folder are dropped. The previous
+generation stays live until the new one is completely written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from qa import store
+from qa.documents import Skip, discover, load
+from qa.embedding import Encoder, default_encoder
+from qa.errors import UserError
+from qa.sentences import split
+from qa.settings import Settings
+from qa.store import Index, StoredDocument, window_text
+from qa.types import Document, FileOutcome, IngestReport, Sentence
+
+
+class IndexBusy(UserError):
+    """Another ingest holds the index's lock."""
+
+
+def ingest(
+    paths: list[Path],
+    settings: Settings,
+    encoder: Encoder | None = None,
+    rebuild: bool = False,
+    progress: bool = False,
+    wait: float = -1,
+) -> IngestReport:
+    """Add or refresh the documents under `paths` in the index at `settings.index_dir`.
+
+    `wait` is how long to wait for another ingest of the same index (-1: as long as it takes).
+    Two ingests of one index are serialized by an OS file lock, which the kernel releases when
+    its holder dies, so a killed ingest never leaves a stale lock behind.
+    """
+    from filelock import FileLock, Timeout
+
+    began = time.perf_counter()
+    encoder = encoder or default_encoder()
+    settings.index_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(settings.index_dir / ".lock"))
+    try:
+        lock.acquire(timeout=wait)
+    except Timeout:
+        raise IndexBusy(f"The index at {settings.index_dir} is busy: another ingest is running.") from None
+    try:
+        report = _ingest_locked(paths, settings, encoder, rebuild, progress)
+    finally:
+        lock.release()
+    report.seconds = time.perf_counter() - began
+    return report
+
+
+def _ingest_locked(paths, settings: Settings, encoder: Encoder, rebuild: bool, progress: bool) -> IngestReport:
+    fingerprint = settings.index_fingerprint(encoder.name)
+    previous: Index | None = None
+    if store.exists(settings.index_dir) and not rebuild:
+        previous = store.open_index(settings.index_dir, encoder.name, encoder.dimension, fingerprint)
+
+    report = IngestReport()
+    found, problems = discover([Path(p) for p in paths])
+    report.files += [FileOutcome(path, "skipped", reason) for path, reason in problems]
+
+    loaded: dict[str, tuple[Document, str, str]] = {}  # doc_id -> (document, root, content hash)
+    by_hash: dict[str, str] = {}
+    kept_despite_failure: set[str] = set()
+    outcomes: dict[str, FileOutcome] = {}
+    for item in _progress(found, progress, "reading"):
+        outcome = FileOutcome(str(item.path), "indexed")
+        try:
+            documents, note = load(item, settings.limits)
+        except Skip as exc:
+            outcome.status, outcome.reason = "skipped", str(exc)
+            documents, note = [], ""
+        except Exception as exc:  # noqa: BLE001 - one unreadable file must not end the ingest
+            outcome.status, outcome.reason = "failed", f"{type(exc).__name__}: {exc}"
+            documents, note = [], ""
+        if outcome.status != "indexed":
+            stale = previous and previous.documents.get(item.path.relative_to(item.base).as_posix())
+            if stale:
+                kept_despite_failure.add(stale.document.doc_id)
+                outcome.reason += " (its previously indexed version is kept)"
+        outcome.reason = outcome.reason or note
+        dupes = []
+        for doc in documents:
+            digest = content_hash(doc)
+            if doc.doc_id in loaded:
+                dupes.append(f"{doc.doc_id} (id already taken by {loaded[doc.doc_id][0].source})")
+            elif digest in by_hash:
+                dupes.append(f"{doc.doc_id} (same text as {by_hash[digest]})")
+            else:
+                by_hash[digest] = doc.doc_id
+                loaded[doc.doc_id] = (doc, str(item.given.resolve()), digest)
+        if dupes and len(dupes) == len(documents):
+            outcome.status, outcome.reason = "skipped", "duplicate: " + "; ".join(dupes)
+        elif dupes:
+            outcome.reason = "; ".join(filter(None, [outcome.reason, "duplicates skipped: " + "; ".join(dupes)]))
+        outcomes[str(item.path)] = outcome
+        report.files.append(outcome)
+
+    # Everything already indexed stays unless its file vanished from a folder ingested now.
+    roots_now = {str(item.given.resolve()) for item in found} | {str(Path(p).resolve()) for p in paths}
+    final: dict[str, tuple[Document, str, str]] = {}
+    reuse: dict[str, StoredDocument] = {}
+    if previous:
+        for doc_id, stored in previous.documents.items():
+            vanished = stored.root in roots_now and doc_id not in loaded and doc_id not in kept_despite_failure
+            if vanished:
+                report.removed += 1
+            elif doc_id not in loaded:
+                final[doc_id] = (stored.document, stored.root, stored.content_hash)
+                reuse[doc_id] = stored
+    for doc_id, (doc, root, digest) in loaded.items():
+        final[doc_id] = (doc, root, digest)
+        old = previous.documents.get(doc_id) if previous else None
+        if old and old.content_hash == digest:
+            reuse[doc_id] = old
+            outcome = outcomes.get(doc.source)
+            if outcome and outcome.status == "indexed":
+                outcome.status = "unchanged"
+
+    documents: dict[str, StoredDocument] = {}
+    sentences: list[Sentence] = []
+    vector_parts: list[np.ndarray | None] = []  # None: to be filled from `fresh` below
+    to_embed: list[str] = []
+    for doc_id, (doc, root, digest) in final.items():
+        if doc_id in reuse:
+            old = reuse[doc_id]
+            doc_sentences = previous.document_sentences(doc_id)
+            vector_parts.append(previous.vectors[old.first_row : old.first_row + old.rows])
+        else:
+            doc_sentences = split(doc, settings.limits)
+            if not doc_sentences:
+                _mark(outcomes, doc, "skipped", "no sentences with words in it")
+                continue
+            to_embed += [
+                window_text(doc, doc_sentences, i, settings.window, settings.embed_title)
+                for i in range(len(doc_sentences))
+            ]
+            vector_parts.append(None)
+        documents[doc_id] = StoredDocument(doc, root, digest, len(sentences), len(doc_sentences))
+        sentences.extend(doc_sentences)
+        if doc.source in outcomes:
+            outcomes[doc.source].sentences += len(doc_sentences)
+
+    unchanged = previous is not None and not to_embed and list(documents) == list(previous.documents)
+    if not documents or unchanged:
+        return _finish(report, previous)
+    if to_embed and progress:
+        print(f"embedding {len(to_embed)} sentences …", file=sys.stderr)
+    fresh = encoder.encode(to_embed, progress=progress)
+    report.embedded = len(to_embed)
+    cursor = 0
+    for part, stored in zip(range(len(vector_parts)), documents.values()):
+        if vector_parts[part] is None:
+            vector_parts[part] = fresh[cursor : cursor + stored.rows]
+            cursor += stored.rows
+    manifest = {
+        "model": encoder.name,
+        "dimension": encoder.dimension,
+        "fingerprint": fingerprint,
+        "settings": {"window": settings.window, "embed_title": settings.embed_title},
+    }
+    index = Index(manifest=manifest, documents=documents, sentences=sentences, vectors=np.concatenate(vector_parts))
+    store.write(index, settings.index_dir)
+    return _finish(report, index)
+
+
+def _finish(report: IngestReport, index: Index | None) -> IngestReport:
+    if index is not None:
+        report.documents, report.sentences = len(index.documents), len(index.sentences)
+    return report
+
+
+def _mark(outcomes: dict[str, FileOutcome], doc: Document, status: str, reason: str) -> None:
+    outcome = outcomes.get(doc.source)
+    if outcome is not None:
+        outcome.status, outcome.reason = status, reason
+
+
+def content_hash(doc: Document) -> str:
+    key = "\x00".join([doc.title, doc.text, ",".join(map(str, doc.page_starts))])
+    return hashlib.sha256(key.encode("utf-8", errors="surrogatepass")).hexdigest()
+
+
+def _progress(items, enabled: bool, label: str):
+    if not enabled:
+        return items
+    from tqdm import tqdm
+
+    return tqdm(items, desc=label, unit="file", file=sys.stderr)

@@ -1,0 +1,99 @@
+"""The one settings object. Everything tunable lives here, with the reason for its default."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+# Bumped whenever the on-disk layout or the meaning of a stored field changes.
+INDEX_FORMAT = 1
+SEGMENTER = "pysbd-0.3.4/lines-v1"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds that keep one hostile or huge file from stalling or exhausting an ingest."""
+
+    max_file_bytes: int = 50_000_000
+    max_pdf_pages: int = 2_000
+    pdf_seconds: float = 60.0
+    max_sentence_chars: int = 1_500  # longer "sentences" (tables, minified text) are cut at spaces
+    max_block_chars: int = 20_000  # the segmenter's cost grows badly on enormous lines
+
+
+@dataclass(frozen=True)
+class Settings:
+    index_dir: Path = PROJECT_ROOT / "index" / "default"
+
+    # --- what shapes the index (part of its fingerprint) ---
+    # Each sentence is embedded with this many neighbours on each side and its document's title,
+    # so a sentence such as "He stressed it." is still found by what it is about.
+    window: int = 1
+    embed_title: bool = True
+
+    # --- retrieval ---
+    candidates: int = 40  # taken from each of dense and BM25 before fusion
+    top_k: int = 10
+    rrf_k: int = 60
+
+    # --- answering ---
+    answerer: str = "extractive"  # "extractive" | "openai" | "gguf"
+    # Support of a sentence for a question: a blend of the question-sentence cosine and the share
+    # of the question's content words the sentence (with its title) contains. Calibrated on dev data.
+    support_dense_weight: float = 0.5
+    abstain_below: float = 0.45
+    answer_margin: float = 0.12  # further sentences join the answer when this close to the best
+    max_claims: int = 3
+    same_claim_cosine: float = 0.80  # sentences this similar (other documents) share one claim
+
+    # --- optional LLM answerers: chosen explicitly, never by default ---
+    llm_base_url: str = ""
+    llm_model: str = ""
+    llm_api_key: str = field(default="", repr=False)
+    gguf_path: str = ""
+    llm_max_tokens: int = 256
+    llm_timeout_s: float = 60.0
+
+    limits: Limits = Limits()
+
+    def index_fingerprint(self, model: str) -> str:
+        """Hash of everything that shapes stored vectors and sentences: a change needs a rebuild."""
+        shaping = {
+            "format": INDEX_FORMAT,
+            "segmenter": SEGMENTER,
+            "model": model,
+            "window": self.window,
+            "embed_title": self.embed_title,
+            "max_sentence_chars": self.limits.max_sentence_chars,
+        }
+        return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:16]
+
+    def with_(self, **changes) -> Settings:
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, **overrides) -> Settings:
+        """Settings from QA_* environment variables, then explicit overrides (e.g. CLI flags)."""
+        env = {
+            "index_dir": os.environ.get("QA_INDEX"),
+            "answerer": os.environ.get("QA_ANSWERER"),
+            "llm_base_url": os.environ.get("QA_LLM_BASE_URL"),
+            "llm_model": os.environ.get("QA_LLM_MODEL"),
+            "llm_api_key": os.environ.get("QA_LLM_API_KEY"),
+            "gguf_path": os.environ.get("QA_GGUF_PATH"),
+        }
+        values = {k: v for k, v in env.items() if v}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if "index_dir" in values:
+            values["index_dir"] = Path(values["index_dir"])
+        return cls(**values)
+
+    def describe(self) -> dict:
+        out = asdict(self)
+        out["index_dir"] = str(self.index_dir)
+        out["llm_api_key"] = "***" if self.llm_api_key else ""
+        return out

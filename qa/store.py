@@ -1,0 +1,363 @@
+"""The index on disk: sentence store, vectors, FAISS and BM25, under a checksummed manifest.
+
+Layout of an index folder::
+
+    CURRENT              name of the live generation, replaced atomically
+    gen-<id>/            one complete, immutable index
+        manifest.json    format, model, dimension, settings fingerprint, checksums of every file
+        documents.jsonl  each document's text exactly as stored, its source and content hash
+        sentences.jsonl  id, doc_id, index, start, end, page (text is sliced from the document)
+        vectors.npy      float16 unit vectors, one row per sentence window
+        faiss.index      only for approximate (HNSW) indexes; exact ones are rebuilt from vectors
+        bm25/            bm25s arrays (.npy, no pickle) and JSON vocabulary
+
+A new generation is written beside the live one and only then named in CURRENT, so a failed or
+killed ingest leaves the previous index as it was. Nothing here is unpickled, and faiss only
+reads a file whose checksum the manifest vouches for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from qa.errors import UserError
+from qa.settings import INDEX_FORMAT
+from qa.types import Document, Sentence
+
+HNSW_FROM = 200_000  # below this many sentences an exact search is both fast and exact
+HNSW_M = 32
+HNSW_EF_SEARCH = 128
+
+
+class IndexProblem(UserError):
+    """The index cannot be used as it is; the message says what to do."""
+
+
+@dataclass
+class StoredDocument:
+    document: Document
+    root: str  # the folder or file the user ingested it from
+    content_hash: str
+    first_row: int = 0
+    rows: int = 0
+
+
+@dataclass
+class Index:
+    manifest: dict
+    documents: dict[str, StoredDocument]
+    sentences: list[Sentence]
+    vectors: np.ndarray  # float32, unit length
+    path: Path | None = None
+    _faiss: object = field(default=None, repr=False)
+    _bm25: object = field(default=None, repr=False)
+
+    # -- search ----------------------------------------------------------------------------
+    def dense(self, query: np.ndarray, k: int, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k rows by cosine to a unit query vector, optionally only among `rows`."""
+        if not len(self.sentences):
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        if rows is not None:
+            # A candidate restriction (eval's distractor setting) is small: score it exactly.
+            scores = self.vectors[rows] @ query
+            top = np.argsort(-scores)[:k]
+            return rows[top], scores[top]
+        scores, ids = self.faiss.search(query[None, :], min(k, len(self.sentences)))
+        keep = ids[0] >= 0
+        return ids[0][keep], scores[0][keep]
+
+    def lexical(self, query_tokens: list[str]) -> np.ndarray:
+        """BM25 score of every sentence for the (stemmed) query tokens."""
+        ids = self.bm25.get_tokens_ids(query_tokens)
+        if not ids:
+            return np.zeros(len(self.sentences), dtype=np.float32)
+        return self.bm25.get_scores_from_ids(ids)
+
+    @property
+    def faiss(self):
+        if self._faiss is None:
+            self._faiss = _flat(self.vectors)
+        return self._faiss
+
+    @property
+    def bm25(self):
+        if self._bm25 is None:
+            self._bm25 = build_bm25(self)
+        return self._bm25
+
+    # -- navigation ------------------------------------------------------------------------
+    def document_sentences(self, doc_id: str) -> list[Sentence]:
+        stored = self.documents[doc_id]
+        return self.sentences[stored.first_row : stored.first_row + stored.rows]
+
+    def rows_of(self, doc_ids) -> np.ndarray:
+        rows = [
+            np.arange(d.first_row, d.first_row + d.rows)
+            for doc_id in doc_ids
+            if (d := self.documents.get(doc_id)) is not None
+        ]
+        return np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+
+    def row_of(self, sentence: Sentence) -> int:
+        return self.documents[sentence.doc_id].first_row + sentence.index
+
+
+def window_text(doc: Document, sentences: list[Sentence], i: int, window: int, title: bool) -> str:
+    """What is embedded for sentence i: the sentence with its neighbours and the title."""
+    lo, hi = max(0, i - window), min(len(sentences), i + window + 1)
+    body = " ".join(s.text for s in sentences[lo:hi])
+    if title and doc.title and doc.title != sentences[i].text:
+        return f"{doc.title}: {body}"
+    return body
+
+
+def bm25_tokens(texts: list[str]) -> list[list[str]]:
+    import bm25s
+
+    return bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False)
+
+
+def build_bm25(index: Index):
+    """BM25 over each sentence with its document's title (a sentence window drowns the terms)."""
+    import bm25s
+
+    texts = [
+        f"{index.documents[s.doc_id].document.title} {s.text}" for s in index.sentences
+    ]
+    retriever = bm25s.BM25()
+    if texts:
+        retriever.index(bm25_tokens(texts), show_progress=False)
+    return retriever
+
+
+_STEMMER = None
+
+
+def _stemmer():
+    global _STEMMER
+    if _STEMMER is None:
+        import Stemmer
+
+        _STEMMER = Stemmer.Stemmer("english")
+    return _STEMMER
+
+
+def _flat(vectors: np.ndarray):
+    import faiss
+
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    if len(vectors):
+        index.add(vectors)
+    return index
+
+
+def _hnsw(vectors: np.ndarray):
+    import faiss
+
+    index = faiss.IndexHNSWFlat(vectors.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = 80
+    index.add(vectors)
+    index.hnsw.efSearch = HNSW_EF_SEARCH
+    return index
+
+
+# -- writing ----------------------------------------------------------------------------------
+def write(index: Index, index_dir: Path) -> Path:
+    """Write `index` as a new generation and make it current atomically; return its folder."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    generation = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    tmp = index_dir / f".gen-{generation}.tmp"
+    tmp.mkdir()
+    try:
+        _write_files(index, tmp, generation)
+        final = index_dir / f"gen-{generation}"
+        os.rename(tmp, final)
+        _fsync_dir(index_dir)
+        pointer = index_dir / ".CURRENT.tmp"
+        with open(pointer, "w") as f:
+            f.write(final.name)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(pointer, index_dir / "CURRENT")
+        _fsync_dir(index_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    index.path = final
+    _prune(index_dir, keep={final.name, *_previous(index_dir, final.name)})
+    return final
+
+
+def _write_files(index: Index, folder: Path, generation: str) -> None:
+    n = len(index.sentences)
+    with open(folder / "documents.jsonl", "w", encoding="utf-8") as f:
+        for stored in index.documents.values():
+            d = stored.document
+            record = {
+                "doc_id": d.doc_id,
+                "title": d.title,
+                "source": d.source,
+                "root": stored.root,
+                "hash": stored.content_hash,
+                "first_row": stored.first_row,
+                "rows": stored.rows,
+                "page_starts": list(d.page_starts),
+                "text": d.text,
+            }
+            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+    with open(folder / "sentences.jsonl", "w", encoding="utf-8") as f:
+        for s in index.sentences:
+            f.write(json.dumps([s.id, s.doc_id, s.index, s.start, s.end, s.page]) + "\n")
+    np.save(folder / "vectors.npy", index.vectors.astype(np.float16), allow_pickle=False)
+    index_type = "flat"
+    if n >= HNSW_FROM:
+        import faiss
+
+        index._faiss = _hnsw(index.vectors)
+        faiss.write_index(index._faiss, str(folder / "faiss.index"))
+        index_type = f"hnsw(M={HNSW_M},efSearch={HNSW_EF_SEARCH})"
+    index.bm25.save(str(folder / "bm25"), allow_pickle=False)
+    manifest = dict(index.manifest)
+    manifest.update(
+        format=INDEX_FORMAT,
+        generation=generation,
+        created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        documents=len(index.documents),
+        sentences=n,
+        index_type=index_type,
+        vector_dtype="float16",
+        files={rel: _sha256(folder / rel) for rel in _files(folder)},
+    )
+    index.manifest = manifest
+    for rel in _files(folder):
+        _fsync_file(folder / rel)
+    tmp_manifest = folder / "manifest.json.tmp"
+    tmp_manifest.write_text(json.dumps(manifest, indent=2))
+    _fsync_file(tmp_manifest)
+    os.replace(tmp_manifest, folder / "manifest.json")
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(
+        p.relative_to(folder).as_posix()
+        for p in folder.rglob("*")
+        if p.is_file() and not p.name.startswith("manifest.json")
+    )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    _fsync_file(path)
+
+
+def _previous(index_dir: Path, current: str) -> list[str]:
+    """The newest generation before `current`: readers that opened it a moment ago keep working."""
+    older = sorted(p.name for p in index_dir.glob("gen-*") if p.name < current)
+    return older[-1:]
+
+
+def _prune(index_dir: Path, keep: set[str]) -> None:
+    for path in index_dir.iterdir():
+        stale_gen = path.name.startswith("gen-") and path.name not in keep
+        stale_tmp = path.name.startswith(".gen-") and path.name.endswith(".tmp")
+        if path.is_dir() and (stale_gen or stale_tmp):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+# -- reading ----------------------------------------------------------------------------------
+def exists(index_dir: Path) -> bool:
+    return (index_dir / "CURRENT").is_file()
+
+
+def open_index(index_dir: Path, model: str, dimension: int, fingerprint: str) -> Index:
+    """Load and verify the live generation; raise IndexProblem with a fix the user can run."""
+    rebuild = f"rebuild it: qa ingest PATH... --index {index_dir} --rebuild"
+    if not exists(index_dir):
+        raise IndexProblem(f"No index at {index_dir}. Create one first: qa ingest PATH... --index {index_dir}")
+    try:
+        folder = index_dir / (index_dir / "CURRENT").read_text().strip()
+        manifest = json.loads((folder / "manifest.json").read_text())
+        if not isinstance(manifest, dict):
+            raise ValueError("manifest is not an object")
+    except (OSError, ValueError) as exc:
+        raise IndexProblem(f"The index at {index_dir} is damaged ({exc}); {rebuild}") from None
+    if manifest.get("format") != INDEX_FORMAT:
+        raise IndexProblem(
+            f"The index at {index_dir} has format {manifest.get('format')}, this version reads "
+            f"format {INDEX_FORMAT}; {rebuild}"
+        )
+    if manifest.get("model") != model or manifest.get("dimension") != dimension:
+        raise IndexProblem(
+            f"The index at {index_dir} was built with the model {manifest.get('model')!r} "
+            f"(dimension {manifest.get('dimension')}), not {model!r}; {rebuild}"
+        )
+    if manifest.get("fingerprint") != fingerprint:
+        raise IndexProblem(
+            f"The index at {index_dir} was built with other index settings "
+            f"(fingerprint {manifest.get('fingerprint')}, now {fingerprint}); {rebuild}"
+        )
+    files = manifest.get("files") or {}
+    on_disk = set(_files(folder)) if folder.is_dir() else set()
+    if set(files) != on_disk:
+        raise IndexProblem(f"The index at {index_dir} is incomplete or has foreign files; {rebuild}")
+    for rel, digest in files.items():
+        if _sha256(folder / rel) != digest:
+            raise IndexProblem(f"The index at {index_dir} is damaged ({rel} fails its checksum); {rebuild}")
+    try:
+        return _load(folder, manifest)
+    except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
+        raise IndexProblem(f"The index at {index_dir} is damaged ({type(exc).__name__}: {exc}); {rebuild}") from None
+
+
+def _load(folder: Path, manifest: dict) -> Index:
+    documents: dict[str, StoredDocument] = {}
+    with open(folder / "documents.jsonl", encoding="utf-8") as f:
+        for line in f:
+            r = json.loads(line)
+            doc = Document(r["doc_id"], r["title"], r["text"], r["source"], tuple(r["page_starts"]))
+            documents[doc.doc_id] = StoredDocument(doc, r["root"], r["hash"], r["first_row"], r["rows"])
+    sentences = []
+    with open(folder / "sentences.jsonl", encoding="utf-8") as f:
+        for line in f:
+            sid, doc_id, i, start, end, page = json.loads(line)
+            text = documents[doc_id].document.text[start:end]
+            sentences.append(Sentence(sid, doc_id, i, start, end, text, page))
+    vectors = np.load(folder / "vectors.npy", allow_pickle=False).astype(np.float32)
+    if vectors.shape != (len(sentences), manifest["dimension"]):
+        raise ValueError(f"vectors {vectors.shape} do not match {len(sentences)} sentences")
+    index = Index(manifest=manifest, documents=documents, sentences=sentences, vectors=vectors, path=folder)
+    if (folder / "faiss.index").exists():
+        import faiss
+
+        index._faiss = faiss.read_index(str(folder / "faiss.index"))
+        index._faiss.hnsw.efSearch = HNSW_EF_SEARCH
+        if index._faiss.ntotal != len(sentences):
+            raise ValueError("faiss index and sentence store are out of step")
+    import bm25s
+
+    index._bm25 = bm25s.BM25.load(str(folder / "bm25"), allow_pickle=False)
+    return index

@@ -1,0 +1,101 @@
+"""How well a sentence supports a question or a claim, without an NLI model.
+
+No cross-encoder or NLI model ships inside a PyPI package, so support is judged from two
+signals that are cheap and honest about what they measure: the cosine between the claim and the
+sentence (meaning), and the IDF-weighted share of the claim's content words the sentence contains
+(the specifics: names, numbers, the verb). Either alone fails in known ways: cosine rates a
+sentence on the right topic but with the wrong fact highly; word overlap misses paraphrase.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from qa.store import Index
+
+# Words that shape a question but say nothing about its answer. BM25's own list (33 words) is
+# kept short on purpose; judging support needs the interrogatives and auxiliaries gone too.
+# "us" stays: in news it is mostly the US.
+QUESTION_STOPWORDS = sorted(
+    set(
+        """a an and are as at be but by for if in into is it no not of on or such that the their then
+        there these they this to was will with what which who whom whose when where why how did do
+        does done doing much many were been being has have had can could would should shall may
+        might must i me my we our you your he she him her his its them those from than so too very
+        just any some all each other also here up about according tell kind sort whether""".split()
+    )
+)
+
+
+class TermWeights:
+    """IDF of stemmed terms over the index's sentences (unknown terms weigh the most)."""
+
+    def __init__(self, index: Index) -> None:
+        bm25 = index.bm25
+        n = max(1, len(index.sentences))
+        indptr = np.asarray(bm25.scores["indptr"]) if len(index.sentences) else np.zeros(1)
+        df = np.diff(indptr)
+        self._idf = {term: math.log(1 + n / (1 + df[i])) for term, i in bm25.vocab_dict.items() if i < len(df)}
+        self._unknown = math.log(1 + n)
+
+    def weight(self, term: str) -> float:
+        return self._idf.get(term, self._unknown)
+
+
+def terms(text: str) -> set[str]:
+    import bm25s
+
+    from qa.store import _stemmer
+
+    tokens = bm25s.tokenize([text], stopwords=QUESTION_STOPWORDS, stemmer=_stemmer(), return_ids=False, show_progress=False)
+    return set(tokens[0])
+
+
+def coverage(claim_terms: dict[str, float], evidence_terms: set[str], weights: TermWeights) -> float:
+    """IDF-weighted share of the claim's terms found in the evidence (claim terms carry a weight)."""
+    total = sum(weights.weight(t) * w for t, w in claim_terms.items())
+    if not total:
+        return 0.0
+    return sum(weights.weight(t) * w for t, w in claim_terms.items() if t in evidence_terms) / total
+
+
+def blend(cosine: float, overlap: float, dense_weight: float) -> float:
+    return dense_weight * max(0.0, cosine) + (1 - dense_weight) * overlap
+
+
+class Evidence:
+    """A retrieved sentence with its own vector and how well it supports the question."""
+
+    __slots__ = ("hit", "vector", "cosine", "overlap", "support")
+
+    def __init__(self, hit, vector: np.ndarray, cosine: float, overlap: float, support: float) -> None:
+        self.hit = hit
+        self.vector = vector
+        self.cosine = cosine
+        self.overlap = overlap
+        self.support = support
+
+
+def question_terms(question: str, history: list[str]) -> dict[str, float]:
+    """The question's terms, plus the previous turn's at half weight (a follow-up's context)."""
+    weighted = {t: 0.5 for t in (terms(history[-1]) if history else ())}
+    weighted.update({t: 1.0 for t in terms(question)})
+    return weighted
+
+
+def score(question: str, query_vector: np.ndarray, history: list[str], hits, index: Index,
+          encoder, weights: TermWeights, dense_weight: float) -> list[Evidence]:
+    """Support of each hit's sentence for the question, best first."""
+    if not hits:
+        return []
+    vectors = encoder.encode([h.sentence.text for h in hits])
+    wanted = question_terms(question, history)
+    out = []
+    for hit, vector in zip(hits, vectors):
+        title = index.documents[hit.sentence.doc_id].document.title
+        overlap = coverage(wanted, terms(f"{title} {hit.sentence.text}"), weights)
+        cosine = float(vector @ query_vector)
+        out.append(Evidence(hit, vector, cosine, overlap, blend(cosine, overlap, dense_weight)))
+    return sorted(out, key=lambda e: e.support, reverse=True)
