@@ -114,7 +114,7 @@ class Assistant:
 
         started = time.perf_counter()
         chosen = self.answerer(answerer)
-        draft = chosen.answer(question, evidence)
+        draft = chosen.answer(question, evidence, index)
         timings["answer"] = _ms(started)
         timings["total"] = _ms(began)
         return Answer(

@@ -48,7 +48,7 @@ class Settings:
     abstain_below: float = 0.45
     answer_margin: float = 0.12  # further sentences join the answer when this close to the best
     max_claims: int = 3
-    same_claim_cosine: float = 0.80  # sentences this similar (other documents) share one claim
+    same_claim_cosine: float = 0.70  # other documents' sentences this similar corroborate a claim
 
     # --- optional LLM answerers: chosen explicitly, never by default ---
     llm_base_url: str = ""

@@ -1,0 +1,60 @@
+"""Shared fixtures: the real packaged model and the real sample corpus, built once per session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "corpus"
+BENCHMARKS = ROOT.parent / "shared" / "benchmarks"
+GROUND_TROOPS = {"000_03cab0ef675863a0.txt": 6, "001_7b5fe780b854878b.txt": 9}
+
+
+@pytest.fixture(scope="session")
+def encoder():
+    from qa.embedding import default_encoder
+
+    model = default_encoder()
+    model.warm_up()
+    return model
+
+
+@pytest.fixture(scope="session")
+def sample_index(tmp_path_factory, encoder) -> Path:
+    """An index of the sample corpus. Tests must not modify it: copy it (see `index_copy`)."""
+    from qa.ingest import ingest
+    from qa.settings import Settings
+
+    index_dir = tmp_path_factory.mktemp("sample") / "index"
+    ingest([CORPUS], Settings(index_dir=index_dir), encoder=encoder)
+    return index_dir
+
+
+@pytest.fixture
+def index_copy(sample_index, tmp_path) -> Path:
+    target = tmp_path / "index"
+    shutil.copytree(sample_index, target, ignore=shutil.ignore_patterns(".lock"))
+    return target
+
+
+@pytest.fixture(scope="session")
+def assistant(sample_index, encoder):
+    from qa.assistant import Assistant
+    from qa.settings import Settings
+
+    return Assistant(Settings(index_dir=sample_index), encoder=encoder)
+
+
+@pytest.fixture
+def corpus_copy(tmp_path) -> Path:
+    target = tmp_path / "docs"
+    shutil.copytree(CORPUS, target)
+    return target
