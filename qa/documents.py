@@ -17,6 +17,9 @@ from qa.types import Document
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm"}
+_BLOCK_TAGS = ["p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "tr", "td", "th", "dt", "dd",
+               "blockquote", "pre", "section", "article", "header", "footer", "title", "table",
+               "ul", "ol", "figcaption", "caption", "main", "nav", "aside"]
 SUPPORTED = TEXT_SUFFIXES | HTML_SUFFIXES | {".pdf", ".jsonl"}
 
 
@@ -129,7 +132,12 @@ def html_to_text(html: str) -> tuple[str, str]:
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
     for invisible in soup(["script", "style", "noscript", "template", "head", "svg", "iframe"]):
         invisible.decompose()
-    lines = (" ".join(line.split()) for line in soup.get_text("\n").splitlines())
+    # Inline tags (<b>, <a>) stay inside their line; block tags end one, as a browser shows them.
+    for block in soup(_BLOCK_TAGS):
+        block.append("\n")
+    for br in soup("br"):
+        br.replace_with("\n")
+    lines = (" ".join(line.split()) for line in soup.get_text().splitlines())
     return title, "\n".join(line for line in lines if line)
 
 

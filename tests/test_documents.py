@@ -1,0 +1,100 @@
+import json
+import os
+
+import pytest
+from pdfs import encrypted_pdf, image_only_pdf, text_pdf
+
+from qa.documents import Found, Skip, discover, load
+from qa.settings import Limits
+
+
+def read(path, limits=Limits()):
+    found, problems = discover([path])
+    assert not problems, problems
+    return load(found[0], limits)
+
+
+@pytest.mark.parametrize(
+    "name, data, reason",
+    [
+        ("empty.txt", b"", "empty file"),
+        ("blank.md", b"  \n\t\n", "empty file"),
+        ("binary.txt", bytes(range(256)) * 10, "binary"),
+        ("random.pdf", os.urandom(4096), "PDF"),
+        ("truncated.pdf", text_pdf(["Some text."])[:60], "PDF"),
+        ("image.pdf", image_only_pdf(), "no text layer"),
+        ("locked.pdf", encrypted_pdf("Secret.", "pw"), "encrypted"),
+        ("bad.jsonl", b'{"doc_id": 1\nnot json\n', "no valid"),
+        ("bad16.txt", b"\xff\xfe\x00\xd8", "UTF-16"),
+    ],
+)
+def test_bad_files_are_skipped_with_a_reason(tmp_path, name, data, reason):
+    path = tmp_path / name
+    path.write_bytes(data)
+    with pytest.raises(Skip, match=reason):
+        read(path)
+
+
+def test_text_encodings_are_decoded_not_mangled(tmp_path):
+    (tmp_path / "cp1252.txt").write_bytes("Café costs 5 € – “quoted”.".encode("cp1252"))
+    (tmp_path / "utf16.txt").write_bytes("Ünïcode text.".encode("utf-16"))
+    (tmp_path / "bom.md").write_bytes(b"\xef\xbb\xbf# Title\nBody.")
+    assert read(tmp_path / "cp1252.txt")[0][0].text == "Café costs 5 € – “quoted”."
+    assert read(tmp_path / "utf16.txt")[0][0].text == "Ünïcode text."
+    doc = read(tmp_path / "bom.md")[0][0]
+    assert doc.text == "# Title\nBody." and doc.title == "Title"
+
+
+def test_html_keeps_visible_text_only(tmp_path):
+    page = tmp_path / "page.html"
+    page.write_text(
+        "<html><head><title>The Title</title><style>p {color: red}</style></head><body>"
+        "<script>alert('x')</script><h1>Heading</h1><p>First <b>bold</b> para.</p>"
+        "<!-- a comment --><p>Second&nbsp;para &amp; more.</p></body></html>"
+    )
+    doc = read(page)[0][0]
+    assert doc.title == "The Title"
+    assert doc.text == "Heading\nFirst bold para.\nSecond para & more."
+
+
+def test_pdf_text_and_pages(tmp_path):
+    path = tmp_path / "report.pdf"
+    path.write_bytes(text_pdf(["Page one says hello.", "Page two says goodbye."]))
+    doc = read(path)[0][0]
+    assert doc.doc_id == "report.pdf"
+    assert doc.page_at(doc.text.index("goodbye")) == 2 and doc.page_at(0) == 1
+
+
+def test_pdf_with_empty_password_opens(tmp_path):
+    path = tmp_path / "open.pdf"
+    path.write_bytes(encrypted_pdf("Readable after all.", ""))
+    assert "Readable after all." in read(path)[0][0].text
+
+
+def test_jsonl_records_and_malformed_lines(tmp_path):
+    path = tmp_path / "docs.jsonl"
+    lines = [json.dumps({"doc_id": "a", "title": "A", "text": "Alpha text."}), "{broken", json.dumps({"doc_id": "b", "text": "Beta."})]
+    path.write_text("\n".join(lines))
+    documents, note = read(path)
+    assert [d.doc_id for d in documents] == ["a", "b"] and documents[0].title == "A"
+    assert "2" in note
+
+
+def test_size_limit(tmp_path):
+    path = tmp_path / "big.txt"
+    path.write_text("x " * 1000)
+    with pytest.raises(Skip, match="limit"):
+        read(path, Limits(max_file_bytes=100))
+
+
+def test_discover_reports_missing_and_unsupported(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a.txt").write_text("A.")
+    (tmp_path / "photo.png").write_bytes(b"\x89PNG")
+    (tmp_path / ".hidden.txt").write_text("hidden")
+    found, problems = discover([tmp_path, tmp_path / "nope"])
+    assert [f.path.relative_to(tmp_path).as_posix() for f in found] == ["sub/a.txt"]
+    assert found[0] == Found(tmp_path / "sub" / "a.txt", tmp_path, tmp_path)
+    reasons = dict(problems)
+    assert "unsupported" in reasons[str(tmp_path / "photo.png")]
+    assert reasons[str(tmp_path / "nope")] == "no such file or folder"
