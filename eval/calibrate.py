@@ -51,7 +51,7 @@ def evaluate(rows, settings: Settings) -> dict:
     cited = precise = gold_total = recalled = 0
     for q, evidence, gold in rows:
         rescored = sorted(
-            (Evidence(e.hit, e.vector, e.cosine, e.overlap, blend(e.cosine, e.overlap, settings.support_dense_weight)) for e in evidence),
+            (Evidence(e.hit, e.vector, e.cosine, e.overlap, e.fit * blend(e.cosine, e.overlap, settings.support_dense_weight), e.fit) for e in evidence),
             key=lambda e: e.support,
             reverse=True,
         )

@@ -72,6 +72,8 @@ def claims_from(evidence: list[Evidence], settings: Settings) -> list[list[Evide
 def _corroborated(claims: list[list[Evidence]], item: Evidence, settings: Settings) -> list[Evidence] | None:
     for claim in claims:
         head = claim[0]
+        if item.fit < head.fit:
+            continue  # it lacks the kind of answer the head has (a date, a number)
         if float(item.vector @ head.vector) >= settings.same_claim_cosine and all(
             e.hit.sentence.doc_id != item.hit.sentence.doc_id for e in claim
         ):
@@ -106,7 +108,9 @@ class Extractive:
                 citations.append(Citation.of(item.hit.sentence, item.support, claim=number))
                 markers += f"[{len(citations)}]"
             parts.append(_with_markers(statement, markers))
-            following = continuation(index, head.hit.sentence)
+            # A head that restates the whole question often leaves the answer to the next
+            # sentence: "…could supply strategic capabilities. These would include ISR…".
+            following = continuation(index, head.hit.sentence) if head.overlap >= 0.8 else None
             if following is not None and following.id not in cited:
                 cited.add(following.id)
                 citations.append(Citation.of(following, head.support, claim=number))

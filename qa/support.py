@@ -10,6 +10,7 @@ sentence on the right topic but with the wrong fact highly; word overlap misses 
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
@@ -68,14 +69,75 @@ def blend(cosine: float, overlap: float, dense_weight: float) -> float:
 class Evidence:
     """A retrieved sentence with its own vector and how well it supports the question."""
 
-    __slots__ = ("hit", "vector", "cosine", "overlap", "support")
+    __slots__ = ("hit", "vector", "cosine", "overlap", "support", "fit")
 
-    def __init__(self, hit, vector: np.ndarray, cosine: float, overlap: float, support: float) -> None:
+    def __init__(self, hit, vector: np.ndarray, cosine: float, overlap: float, support: float, fit: float = 1.0) -> None:
         self.hit = hit
         self.vector = vector
         self.cosine = cosine
         self.overlap = overlap
         self.support = support
+        self.fit = fit
+
+
+# What a question asks for, by its opening: a sentence that cannot contain that kind of answer
+# (no date for "when", no number for "how many") does not answer it, however similar it reads.
+_MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
+_NUMBER = (r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|"
+           r"fifty|hundreds?|thousands?|millions?|billions?|dozens?|several|half|single|both)\b")
+_TIME = (rf"\b({_MONTHS}|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec|monday|tuesday|wednesday|"
+         r"thursday|friday|saturday|sunday|today|yesterday|tomorrow|week|month|year|years|decade|century|"
+         r"spring|summer|autumn|winter|morning|evening|night|soon|later|earlier|ago|recently|centur(y|ies)|"
+         r"era|period|\d{1,2}(st|nd|rd|th)|1\d{3}|20\d{2})\b")
+_EXPECTS = [
+    (re.compile(r"^\s*((on|in|at|by|from|since|until) )?(when|what (year|date|day|month|time)|which (year|date|day|month)|how long ago)\b", re.I),
+     re.compile(_TIME, re.I)),
+    (re.compile(r"^\s*(how (many|much|old|long|far|big|large|tall|high|often)|what (percentage|number|amount))\b", re.I),
+     re.compile(_NUMBER, re.I)),
+]
+_NAME = re.compile(r"\b(?:[A-Z][a-z]+(?:['’]s)?|[A-Z]{2,}|(?:[A-Z]\.){2,})")
+
+
+def expected_kind(question: str) -> re.Pattern | None:
+    """The pattern an answering sentence must contain, or None when any sentence may answer."""
+    for asks, kind in _EXPECTS:
+        if asks.search(question):
+            return kind
+    return None
+
+
+def names(question: str) -> set[str]:
+    """Proper names and acronyms in the question (not its first word, which is capitalised anyway)."""
+    words = question.split()
+    rest = " ".join(words[1:])
+    found = set()
+    for match in _NAME.finditer(rest):
+        name = re.sub(r"['’]s$", "", match.group()).replace(".", "")
+        if name.lower() not in QUESTION_STOPWORDS:
+            found.add(name)
+    return found
+
+
+def mentions(name: str, text: str) -> bool:
+    """Whether `text` names `name`, counting an acronym's spelled-out form (US: United States)."""
+    if re.search(rf"\b{re.escape(name)}\b", text.replace(".", "")):
+        return True
+    if name.isupper() and len(name) <= 5:
+        spelled = r"\s+(?:of\s+|the\s+|and\s+)?".join(rf"{letter}\w+" for letter in name)
+        return re.search(rf"\b{spelled}\b", text) is not None
+    return False
+
+
+def fits(kind: re.Pattern | None, wanted_names: set[str], sentence: str, document: str) -> float:
+    """1.0 when the sentence can hold the kind of answer asked for and its document names what
+    the question names; less for each shortfall. Names are checked in the whole document, not
+    the sentence, because a sentence says "Washington" or "he" where the question says "US"."""
+    factor = 1.0
+    if kind is not None and not kind.search(sentence):
+        factor *= 0.5
+    if any(not mentions(name, document) for name in wanted_names):
+        factor *= 0.6
+    return factor
 
 
 def question_terms(question: str, history: list[str]) -> dict[str, float]:
@@ -92,10 +154,14 @@ def score(question: str, query_vector: np.ndarray, history: list[str], hits, ind
         return []
     vectors = encoder.encode([h.sentence.text for h in hits])
     wanted = question_terms(question, history)
+    kind, wanted_names = expected_kind(question), names(question)
     out = []
     for hit, vector in zip(hits, vectors):
-        title = index.documents[hit.sentence.doc_id].document.title
-        overlap = coverage(wanted, terms(f"{title} {hit.sentence.text}"), weights)
+        sentence = hit.sentence
+        title = index.documents[sentence.doc_id].document.title
+        overlap = coverage(wanted, terms(f"{title} {sentence.text}"), weights)
         cosine = float(vector @ query_vector)
-        out.append(Evidence(hit, vector, cosine, overlap, blend(cosine, overlap, dense_weight)))
+        document = index.documents[sentence.doc_id].document
+        fit = fits(kind, wanted_names, sentence.text, f"{document.title}\n{document.text}")
+        out.append(Evidence(hit, vector, cosine, overlap, fit * blend(cosine, overlap, dense_weight), fit))
     return sorted(out, key=lambda e: e.support, reverse=True)
