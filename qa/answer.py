@@ -107,14 +107,14 @@ class Extractive:
             for item in claim:
                 citations.append(Citation.of(item.hit.sentence, item.support, claim=number))
                 markers += f"[{len(citations)}]"
-            parts.append(_with_markers(statement, markers))
+            parts.append(with_markers(statement, markers))
             # A head that restates the whole question often leaves the answer to the next
             # sentence: "…could supply strategic capabilities. These would include ISR…".
             following = continuation(index, head.hit.sentence) if head.overlap >= 0.8 else None
             if following is not None and following.id not in cited:
                 cited.add(following.id)
                 citations.append(Citation.of(following, head.support, claim=number))
-                parts.append(_with_markers(following.text, f"[{len(citations)}]"))
+                parts.append(with_markers(following.text, f"[{len(citations)}]"))
         return Draft(" ".join(parts), abstained=False, citations=citations)
 
 
@@ -126,7 +126,7 @@ def continuation(index: Index, sentence: Sentence) -> Sentence | None:
     return None
 
 
-def _with_markers(statement: str, markers: str) -> str:
+def with_markers(statement: str, markers: str) -> str:
     """Markers go before the final full stop, as in "… ground troops [1][2]."."""
     if statement[-1:] in ".!?" and not statement.endswith(("”", '"')):
         return f"{statement[:-1]} {markers}{statement[-1]}"

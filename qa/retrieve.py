@@ -62,6 +62,10 @@ class Retriever:
         positive = np.flatnonzero(lexical > 0)
         top = positive[np.argsort(-lexical[positive])[:n]]
 
+        if self.settings.retrieval == "bm25":
+            dense_rows = dense_rows[:0]
+        elif self.settings.retrieval == "dense":
+            top = top[:0]
         fused: dict[int, float] = {}
         for rank, row in enumerate(dense_rows):
             fused[int(row)] = 1.0 / (self.settings.rrf_k + rank + 1)

@@ -36,6 +36,7 @@ class Settings:
     embed_title: bool = True
 
     # --- retrieval ---
+    retrieval: str = "hybrid"  # "hybrid" | "dense" | "bm25" (the single ones exist to measure against)
     candidates: int = 40  # taken from each of dense and BM25 before fusion
     top_k: int = 10
     rrf_k: int = 60

@@ -1,0 +1,153 @@
+"""Optional LLM answerers, chosen explicitly: an OpenAI-compatible endpoint or a local GGUF model.
+
+The model sees numbered retrieved sentences and must cite them as [S3]. Every answer sentence is
+then checked: ids the model invented are dropped, a sentence with no valid citation or whose
+citations do not support it is removed, and when nothing supported survives the extractive answer
+is returned instead. The model never decides alone what the documents say.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from pathlib import Path
+from typing import Protocol
+
+from qa.answer import Draft, Extractive, claims_from, with_markers
+from qa.errors import UserError
+from qa.sanitize import clean
+from qa.settings import PROJECT_ROOT, Settings
+from qa.store import Index
+from qa.support import Evidence, TermWeights, coverage, terms
+from qa.types import Citation
+
+PROMPT_FILE = PROJECT_ROOT / "prompts" / "answer.txt"
+NOT_FOUND = "NOT IN DOCUMENTS"
+_MARKER = re.compile(r"\[S(\d+)\]")
+# A claim is supported when the sentences it cites contain most of its content words and mean
+# nearly the same: the same two signals the extractive answerer is calibrated on.
+MIN_COVERAGE = 0.6
+MIN_COSINE = 0.55
+
+
+class Backend(Protocol):
+    name: str
+
+    def complete(self, prompt: str) -> str: ...
+
+
+class OpenAICompatible:
+    """Any server speaking the OpenAI chat API: Ollama, vLLM, llama.cpp server, a hosted API."""
+
+    name = "openai"
+
+    def __init__(self, settings: Settings) -> None:
+        if not settings.llm_base_url or not settings.llm_model:
+            raise UserError("The openai answerer needs QA_LLM_BASE_URL and QA_LLM_MODEL (e.g. http://127.0.0.1:11434/v1 and llama3.2).")
+        try:
+            from llama_index.llms.openai_like import OpenAILike
+        except ImportError:
+            raise UserError("The openai answerer needs the llm extra: pip install 'groundqa[llm]'") from None
+        self._llm = OpenAILike(
+            model=settings.llm_model,
+            api_base=settings.llm_base_url,
+            api_key=settings.llm_api_key or "not-needed",
+            is_chat_model=True,
+            temperature=0.0,
+            max_tokens=settings.llm_max_tokens,
+            timeout=settings.llm_timeout_s,
+            max_retries=1,
+        )
+
+    def complete(self, prompt: str) -> str:
+        from llama_index.core.llms import ChatMessage
+
+        return self._llm.chat([ChatMessage(role="user", content=prompt)]).message.content or ""
+
+
+class LLMAnswerer:
+    def __init__(self, backend: Backend, settings: Settings, encoder, prompt_file: Path = PROMPT_FILE) -> None:
+        from llama_index.core import PromptTemplate
+
+        self.name = backend.name
+        self.backend = backend
+        self.settings = settings
+        self.encoder = encoder
+        self.fallback = Extractive(settings)
+        self.template = PromptTemplate(prompt_file.read_text(encoding="utf-8"))
+        if set(self.template.template_vars) != {"context", "question"}:
+            raise UserError(f"{prompt_file} must use exactly the placeholders {{context}} and {{question}}")
+        self._weights: tuple[str, TermWeights] | None = None
+
+    def answer(self, question: str, evidence: list[Evidence], index: Index) -> Draft:
+        if not claims_from(evidence, self.settings):
+            # Nothing retrieved supports an answer: say so without asking the model to guess.
+            return self.fallback.answer(question, evidence, index)
+        shown = sorted(evidence, key=lambda e: e.hit.score, reverse=True)[: self.settings.top_k]
+        context = "\n".join(f"[S{i}] {e.hit.sentence.text}" for i, e in enumerate(shown, start=1))
+        prompt = self.template.format(context=context, question=question)
+        raw = self.backend.complete(prompt)
+        draft = self._verify(raw, shown, index)
+        draft.prompt = prompt
+        if draft.abstained or not draft.citations:
+            fallback = self.fallback.answer(question, evidence, index)
+            fallback.prompt, fallback.notes = prompt, draft.notes + ["no supported claim survived: extractive answer shown"]
+            return fallback
+        return draft
+
+    def _verify(self, raw: str, shown: list[Evidence], index: Index) -> Draft:
+        notes: list[str] = []
+        known = " ".join(index.documents[e.hit.sentence.doc_id].document.text for e in shown)
+        text = clean(raw, known)
+        if NOT_FOUND in text.upper():
+            return Draft(text, abstained=True, notes=["the model found no answer"])
+        from qa.sentences import _segmenter
+
+        citations: list[Citation] = []
+        number_of: dict[int, int] = {}
+        parts = []
+        weights = self._term_weights(index)
+        for piece in _segmenter().segment(text):
+            piece = piece.strip()
+            ids = [int(i) for i in _MARKER.findall(piece)]
+            statement = re.sub(r"\s+([.!?,;:])", r"\1", _MARKER.sub("", piece)).strip()
+            if not statement:
+                continue
+            valid = [i for i in dict.fromkeys(ids) if 1 <= i <= len(shown)]
+            invented = sorted(set(ids) - set(valid))
+            if invented:
+                notes.append(f"dropped invented citation ids {invented}")
+            if not valid:
+                notes.append(f"removed a claim with no valid citation: {statement!r}")
+                continue
+            cited = [shown[i - 1] for i in valid]
+            statement_vector = self.encoder.encode([statement])[0]
+            cosine = max(float(e.vector @ statement_vector) for e in cited)
+            covered = coverage({t: 1.0 for t in terms(statement)}, set().union(*(terms(e.hit.sentence.text) for e in cited)), weights)
+            if covered < MIN_COVERAGE or cosine < MIN_COSINE:
+                notes.append(f"removed an unsupported claim (coverage {covered:.2f}, cosine {cosine:.2f}): {statement!r}")
+                continue
+            markers = ""
+            for i in valid:
+                if i not in number_of:
+                    citations.append(Citation.of(shown[i - 1].hit.sentence, shown[i - 1].support, claim=len(parts) + 1))
+                    number_of[i] = len(citations)
+                markers += f"[{number_of[i]}]"
+            parts.append(with_markers(statement, markers))
+        return Draft(" ".join(parts), abstained=False, citations=citations, notes=notes)
+
+    def _term_weights(self, index: Index) -> TermWeights:
+        key = index.manifest.get("generation", "")
+        if self._weights is None or self._weights[0] != key:
+            self._weights = (key, TermWeights(index))
+        return self._weights[1]
+
+
+def make_answerer(name: str, settings: Settings, encoder) -> LLMAnswerer:
+    if name == "openai":
+        return LLMAnswerer(OpenAICompatible(settings), settings, encoder)
+    if name == "gguf":
+        from qa.gguf import LocalGGUF
+
+        return LLMAnswerer(LocalGGUF(settings), settings, encoder)
+    raise UserError(f"Unknown answerer {name!r}: choose extractive, openai or gguf.")
