@@ -189,6 +189,12 @@ def write(index: Index, index_dir: Path) -> Path:
             os.fsync(f.fileno())
         os.replace(pointer, index_dir / "CURRENT")
         _fsync_dir(index_dir)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise IndexProblem(
+            f"Could not write the new index in {index_dir} ({exc.strerror or exc}); "
+            "the previous index is unchanged. Free some space or fix permissions, then ingest again."
+        ) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

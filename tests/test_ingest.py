@@ -169,3 +169,21 @@ def test_index_files_hold_no_pickle(sample_index):
         np.load(path, allow_pickle=False)  # raises on object arrays
     names = {p.name for p in _current(sample_index).rglob("*")}
     assert not {n for n in names if n.endswith((".pkl", ".pickle"))}
+
+
+def test_full_disk_during_the_write_keeps_the_old_index(index_copy, corpus_copy, encoder, monkeypatch):
+    import errno
+
+    (corpus_copy / "new.txt").write_text("A brand new document about penguins.")
+    real_save = np.save
+
+    def disk_full(path, *args, **kwargs):
+        real_save(path, *args, **kwargs)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(store.np, "save", disk_full)
+    with pytest.raises(IndexProblem, match="No space left on device.*previous index is unchanged"):
+        ingest([corpus_copy], Settings(index_dir=index_copy), encoder=encoder)
+    monkeypatch.undo()
+    assert sorted(open_(index_copy, encoder).documents) == ["000_03cab0ef675863a0.txt", "001_7b5fe780b854878b.txt"]
+    assert not [p for p in index_copy.iterdir() if p.name.endswith(".tmp")]
