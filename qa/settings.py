@@ -30,9 +30,11 @@ class Settings:
     index_dir: Path = PROJECT_ROOT / "index" / "default"
 
     # --- what shapes the index (part of its fingerprint) ---
-    # Each sentence is embedded with this many neighbours on each side and its document's title,
-    # so a sentence such as "He stressed it." is still found by what it is about.
-    window: int = 1
+    # Each sentence is embedded with this many neighbours on each side, after its document's
+    # title. Measured on HotpotQA dev (open setting, 300 questions, recall@10 of gold sentences):
+    # window 0: dense 0.693, BM25 0.686, hybrid 0.733; window 1: dense 0.667, hybrid 0.735.
+    # Neighbours dilute the sentence more than they help, and cost embedding time, so none.
+    window: int = 0
     embed_title: bool = True
 
     # --- retrieval ---
