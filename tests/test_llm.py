@@ -76,3 +76,18 @@ def test_missing_endpoint_configuration_is_a_clear_error(sample_index, encoder):
     assistant = Assistant(Settings(index_dir=sample_index, answerer="openai"), encoder=encoder)
     with pytest.raises(UserError, match="QA_LLM_BASE_URL"):
         assistant.ask("What did the US rule out?")
+
+
+def test_local_smollm2_answers_with_verified_citations_or_falls_back(sample_index, encoder):
+    """A real (tiny) local LLM: whatever it writes, only supported, cited claims reach the user."""
+    pytest.importorskip("xllamacpp")
+    settings = Settings(index_dir=sample_index, answerer="gguf", gguf_path="smollm2", llm_max_tokens=96)
+    assistant = Assistant(settings, encoder=encoder)
+    answer = assistant.ask("What did the US rule out?")
+    assert answer.answerer == "gguf" and answer.prompt and "[S1]" in answer.prompt
+    assert not answer.abstained and answer.citations
+    assert "ground troops" in answer.answer or any("ground troops" in c.text for c in answer.citations)
+    index = assistant.index
+    for c in answer.citations:
+        assert index.documents[c.doc_id].document.text[c.start : c.end] == c.text
+    assert assistant.ask("What is the capital of Peru?").abstained
