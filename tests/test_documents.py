@@ -98,3 +98,20 @@ def test_discover_reports_missing_and_unsupported(tmp_path):
     reasons = dict(problems)
     assert "unsupported" in reasons[str(tmp_path / "photo.png")]
     assert reasons[str(tmp_path / "nope")] == "no such file or folder"
+
+
+def test_deeply_nested_html_is_read_in_bounded_time(tmp_path):
+    import time
+
+    page = tmp_path / "deep.html"
+    page.write_text("<div>" * 100_000 + "Deep text." + "</div>" * 100_000)
+    began = time.perf_counter()
+    assert read(page)[0][0].text == "Deep text."
+    assert time.perf_counter() - began < 30  # linear: about a second here, minutes with a tree builder
+
+
+def test_html_without_closing_head_still_shows_its_body(tmp_path):
+    page = tmp_path / "sloppy.htm"
+    page.write_text("<html><head><title>Sloppy</title><body><p>Body text.")
+    doc = read(page)[0][0]
+    assert doc.text == "Body text."
