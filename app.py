@@ -1,0 +1,213 @@
+"""The web chat: a thin Gradio front end over Assistant.ask and qa.ingest.
+
+    .venv/bin/python app.py [--index DIR] [--docs PATH] [--host 127.0.0.1] [--port 7860]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import os
+import shutil
+import sys
+from pathlib import Path
+
+# Before gradio is imported: no analytics, no hub lookups (the machine may be offline).
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from qa.cli import format_report  # noqa: E402
+from qa.errors import UserError  # noqa: E402
+from qa.settings import PROJECT_ROOT, Settings  # noqa: E402
+
+SAMPLE_CORPUS = PROJECT_ROOT / "corpus"
+UPLOAD_TYPES = [".txt", ".md", ".html", ".htm", ".pdf", ".jsonl"]
+MAX_UPLOAD = "20mb"
+MAX_UPLOAD_FILES = 50
+EXAMPLES = [
+    "What did the US rule out?",
+    "Who leads the Coalition of the Willing?",
+    "How much did Norway contribute?",
+    "What is the capital of Peru?",
+]
+log = logging.getLogger("groundqa.web")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="groundqa web chat")
+    parser.add_argument("--index", type=Path, default=None, help="index folder (default: index/default)")
+    parser.add_argument("--docs", type=Path, action="append", default=[], help="index these documents first")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument("--insecure-open", action="store_true",
+                        help="allow a non-loopback host without a password (anyone who can reach it can use it)")
+    return parser.parse_args(argv)
+
+
+def credentials(host: str, insecure_open: bool) -> tuple[str, str] | None:
+    """A password is required once the server is reachable from other machines."""
+    user, password = os.environ.get("QA_WEB_USER"), os.environ.get("QA_WEB_PASSWORD")
+    if user and password:
+        return user, password
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback and not insecure_open:
+        raise UserError(
+            f"Refusing to serve on {host} without a password: set QA_WEB_USER and QA_WEB_PASSWORD, "
+            "or pass --insecure-open to accept an open server."
+        )
+    return None
+
+
+def answerers(settings: Settings) -> list[str]:
+    configured = ["extractive"]
+    if settings.llm_base_url and settings.llm_model:
+        configured.append("openai")
+    if settings.gguf_path:
+        configured.append("gguf")
+    return configured
+
+
+def build(assistant, settings: Settings):
+    import gradio as gr
+
+    from qa.ingest import ingest
+    from qa.web import answer_html, sources_html, text
+
+    def context_of(citation, around: int = 2):
+        siblings = assistant.index.document_sentences(citation.doc_id)
+        i = citation.sentence_index
+        before = " ".join(s.text for s in siblings[max(0, i - around) : i])
+        after = " ".join(s.text for s in siblings[i + 1 : i + 1 + around])
+        return before, citation.text, after
+
+    def index_summary() -> str:
+        try:
+            manifest = assistant.index.manifest
+        except UserError as exc:
+            return text(str(exc))
+        return (f"**{manifest['documents']}** documents · **{manifest['sentences']}** sentences · "
+                f"updated {manifest.get('created', '?')}")
+
+    def respond(message: str, chat: list[dict], answerer: str):
+        question = (message or "").strip()
+        chat = list(chat or [])
+        history = [_plain(turn["content"]) for turn in chat if turn["role"] == "user"]
+        chat.append({"role": "user", "content": text(question)})
+        try:
+            answer = assistant.ask(question, history=history, answerer=answerer)
+        except UserError as exc:
+            chat.append({"role": "assistant", "content": f'<div class="abstained">{text(str(exc))}</div>'})
+            yield "", chat, gr.update()
+            return
+        except Exception:  # noqa: BLE001 - one failed request must not take the app down
+            log.exception("answering %r failed", question)
+            chat.append({"role": "assistant", "content": '<div class="abstained">Something went wrong answering this '
+                         "question; it has been logged. Please try again.</div>"})
+            yield "", chat, gr.update()
+            return
+        rendered = answer_html(answer)
+        words = rendered.split(" ")
+        step = max(1, len(words) // 8)
+        chat.append({"role": "assistant", "content": ""})
+        for end in range(step, len(words) + step, step):  # stream the answer in a few pieces
+            chat[-1] = {"role": "assistant", "content": " ".join(words[:end])}
+            yield "", chat, gr.update()
+        yield "", chat, sources_html(answer, context_of)
+
+    def add_documents(files, progress=gr.Progress()):
+        if not files:
+            return "Choose files to add first.", index_summary()
+        if len(files) > MAX_UPLOAD_FILES:
+            return f"At most {MAX_UPLOAD_FILES} files at a time.", index_summary()
+        uploads = Path(settings.index_dir) / "uploads"
+        uploads.mkdir(parents=True, exist_ok=True)
+        progress(0.1, desc="copying")
+        for file in files:
+            source = Path(file if isinstance(file, str) else file.name)
+            shutil.copyfile(source, uploads / Path(source.name).name)
+        progress(0.3, desc="embedding")
+        try:
+            report = ingest([uploads], settings, encoder=assistant.encoder, wait=60)
+        except UserError as exc:
+            return text(str(exc)), index_summary()
+        progress(1.0)
+        return f"<pre>{text(format_report(report, 'index'))}</pre>", index_summary()
+
+    with gr.Blocks(title="groundqa") as demo:
+        gr.Markdown("## groundqa: answers from your documents, every claim cited")
+        with gr.Row():
+            with gr.Column(scale=3):
+                chatbot = gr.Chatbot(label="Chat", height=460, sanitize_html=True, render_markdown=True)
+                question = gr.Textbox(placeholder="Ask about the documents…", show_label=False, submit_btn=True)
+                gr.Examples(EXAMPLES, inputs=question)
+                choices = answerers(settings)
+                answerer = gr.Dropdown(choices, value=settings.answerer if settings.answerer in choices else "extractive",
+                                       label="Answerer", visible=len(choices) > 1)
+            with gr.Column(scale=2):
+                gr.Markdown("### Sources")
+                sources = gr.HTML('<div class="sources empty">Cited sentences appear here, highlighted in context.</div>')
+        with gr.Accordion("Documents", open=False):
+            summary = gr.Markdown(index_summary())
+            uploads = gr.File(file_count="multiple", file_types=UPLOAD_TYPES, label=f"Add documents (up to {MAX_UPLOAD} each)")
+            add = gr.Button("Add to index")
+            outcome = gr.HTML()
+        # A question sent while one is being answered waits its turn instead of being dropped.
+        question.submit(respond, [question, chatbot, answerer], [question, chatbot, sources], trigger_mode="always_last")
+        add.click(add_documents, [uploads], [outcome, summary])
+    return demo
+
+
+def _plain(content) -> str:
+    """A user turn as typed: the chat stores it escaped, as a string or a list of text parts."""
+    import html
+
+    if isinstance(content, list):
+        content = " ".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return html.unescape(content)
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    args = parse_args(argv)
+    settings = Settings.from_env(index_dir=args.index)
+    try:
+        auth = credentials(args.host, args.insecure_open)
+        from qa import store
+        from qa.assistant import Assistant
+        from qa.ingest import ingest
+
+        docs = args.docs or ([] if store.exists(settings.index_dir) else [SAMPLE_CORPUS])
+        if docs:
+            print(f"Indexing {', '.join(map(str, docs))} into {settings.index_dir} …", file=sys.stderr)
+            print(format_report(ingest(docs, settings, progress=True), settings.index_dir), file=sys.stderr)
+        assistant = Assistant(settings)
+        assistant.ask("warm up")  # load the model and index before the first user waits for them
+    except UserError as exc:
+        print(f"app: {exc}", file=sys.stderr)
+        return 1
+    from qa.web import CSS
+
+    demo = build(assistant, settings)
+    demo.queue(default_concurrency_limit=4, max_size=64)
+    print(f"groundqa is running at http://{args.host}:{args.port}", flush=True)
+    demo.launch(
+        server_name=args.host,
+        server_port=args.port,
+        auth=auth,
+        share=False,
+        css=CSS,
+        max_file_size=MAX_UPLOAD,
+        allowed_paths=[],
+        blocked_paths=[str(PROJECT_ROOT), str(Path(settings.index_dir).resolve())],
+        show_error=False,
+        quiet=True,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""The web chat in a real headless Chromium, against app.py started as users start it."""
+
+import shutil
+
+import pytest
+from webapp import CHROMIUM, CHROMIUM_FLAGS, ask, browser, running_app
+
+pytestmark = pytest.mark.browser
+
+
+def test_ask_follow_up_and_see_sources(index_copy, tmp_path):
+    with running_app(index_copy) as url, browser() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        page = chromium.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(url)
+        ask(page, "What did the US rule out?", "ground troops")
+        sources = page.locator(".sources")
+        sources.get_by_text("000_03cab0ef675863a0.txt").first.wait_for(timeout=30_000)
+        assert sources.get_by_text("001_7b5fe780b854878b.txt").count() >= 1
+        assert "reported by 2 sources" in sources.inner_text()
+        assert sources.locator("mark").count() >= 2
+        page.screenshot(path=str(tmp_path / "sources.png"), full_page=True)
+        shutil.copy(tmp_path / "sources.png", "/tmp/web_sources.png")
+
+        ask(page, "Who leads the Coalition of the Willing?", "United Kingdom and France")
+        ask(page, "How many countries are ready to send personnel to it?", "10 countries")
+        ask(page, "What is the capital of Peru?", "Nothing in them answers")
+        assert page.locator(".abstained").count() >= 1
+        shot = tmp_path / "chat.png"
+        page.screenshot(path=str(shot), full_page=True)
+        shutil.copy(shot, "/tmp/web_screenshot.png")
+        chromium.close()
+
+
+def test_document_markup_never_executes(tmp_path, encoder):
+    from qa.ingest import ingest
+    from qa.settings import Settings
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "hostile.txt").write_text(
+        "The zebra report says <script>window.__pwned=1</script> migration starts in July.\n"
+        'The zebra herd <img src=x onerror="window.__pwned=1"> crossed the river [link](http://evil.example).\n'
+    )
+    index_dir = tmp_path / "index"
+    ingest([docs], Settings(index_dir=index_dir), encoder=encoder)
+    with running_app(index_dir) as url, browser() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        page = chromium.new_page()
+        page.goto(url)
+        ask(page, "When does the zebra migration start?", "migration starts in July")
+        page.wait_for_timeout(1000)
+        assert page.evaluate("window.__pwned") is None
+        assert page.get_by_text("<script>window.__pwned=1</script>").count() >= 1
+        assert page.locator("a[href*='evil.example']").count() == 0
+        assert page.locator("img[src='x']").count() == 0
+        chromium.close()
