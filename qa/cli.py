@@ -47,12 +47,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--jsonl", action="store_true", help='read {"question", "history"} lines from stdin')
     p.add_argument("--debug", action="store_true", help="include retrieval hits and the LLM prompt")
-    answerer_flag(p)
+    _answerer_flag(p)
     p.set_defaults(run=_ask)
 
     p = sub.add_parser("chat", help="a terminal chat with history")
     _index_flag(p)
-    answerer_flag(p)
+    _answerer_flag(p)
     p.set_defaults(run=_chat)
 
     for name, module in (("eval", "qa.evaluate"), ("slack", "qa.slack"), ("bench", "qa.bench")):
@@ -77,7 +77,7 @@ def _index_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--index", type=Path, default=None, metavar="DIR", help="index folder (default: index/default)")
 
 
-def answerer_flag(p: argparse.ArgumentParser) -> None:
+def _answerer_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--answerer", choices=["extractive", "openai", "gguf"], default=None,
                    help="extractive (default, no LLM), openai (QA_LLM_BASE_URL, QA_LLM_MODEL) or gguf (QA_GGUF_PATH)")
 

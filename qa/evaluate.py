@@ -38,7 +38,7 @@ RETRIEVAL_K = 10  # retrieval_recall_at_10 looks at this many hits
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from qa.cli import answerer_flag
+    from qa.cli import _answerer_flag
 
     p.add_argument("gold", type=Path, metavar="GOLD", help="gold questions: .jsonl (see eval/README.md) or a .csv of question,answer")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="where metrics.json, results.jsonl, report.md and the plots go")
@@ -49,7 +49,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split", default=None, metavar="NAME", help="only the questions of this split (train, dev, test)")
     p.add_argument("--setting", choices=["open", "distractor"], default="open",
                    help="open: retrieve from every document; distractor: only from each question's candidate_doc_ids")
-    answerer_flag(p)
+    _answerer_flag(p)
     p.add_argument("--limit", type=int, default=0, metavar="N", help="a fixed random sample of N questions (seed 0)")
     p.add_argument("--workers", type=int, default=1, metavar="N",
                    help="questions answered at once (default 1: on 2 cores threads only contend; more helps an LLM server)")
