@@ -47,6 +47,7 @@ def test_queries_keep_answering_while_an_ingest_swaps_the_index(index_copy, tmp_
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)
 def test_fifty_random_kills_never_lose_the_index(tmp_path, corpus_copy, encoder):
     """Kill `qa ingest` at random moments (reading, embedding, writing) across 50 trials."""
     settings = Settings(index_dir=tmp_path / "index")
@@ -65,10 +66,12 @@ def test_fifty_random_kills_never_lose_the_index(tmp_path, corpus_copy, encoder)
         for i in rng.sample(range(300), 40):  # always something to re-embed and write
             (big / f"doc{i:03d}.txt").write_text(f"Trial {trial} changed file {i} about station {i}. " * rng.randint(2, 12))
         child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.1, full))
+        elapsed = rng.uniform(0.1, full)
+        time.sleep(elapsed)
         child.send_signal(signal.SIGKILL)
         child.wait()
         answer = Assistant(settings, encoder=encoder).ask("What did the US rule out?")
         assert "ground troops" in answer.answer, f"trial {trial}"
+        print(f"trial {trial}: killed after {elapsed:.1f} s of {full:.1f} s; previous index answered", flush=True)
     report = ingest([big], settings, encoder=encoder, wait=60)
     assert report.documents == 302
