@@ -128,7 +128,11 @@ def bm25_tokens(texts: list[str]) -> list[list[str]]:
 
 def build_bm25(index: Index):
     """BM25 over each sentence with its document's title (a sentence window drowns the terms)."""
+    import logging
+
     import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs each index build at DEBUG
 
     texts = [
         f"{index.documents[s.doc_id].document.title} {s.text}" for s in index.sentences
