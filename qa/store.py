@@ -107,9 +107,6 @@ class Index:
         ]
         return np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
 
-    def row_of(self, sentence: Sentence) -> int:
-        return self.documents[sentence.doc_id].first_row + sentence.index
-
 
 def window_text(doc: Document, sentences: list[Sentence], i: int, window: int, title: bool) -> str:
     """What is embedded for sentence i: the sentence with its neighbours and the title."""
