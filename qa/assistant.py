@@ -9,8 +9,6 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
-
 from qa import store
 from qa.answer import Answerer, Extractive
 from qa.embedding import Encoder, default_encoder
@@ -103,11 +101,11 @@ class Assistant:
 
         started = time.perf_counter()
         query = resolve(question, history)
-        hits = retriever.search(query, doc_ids=doc_ids)
+        query_vector = self.encoder.encode([query])[0]
+        hits = retriever.search(query, doc_ids=doc_ids, query_vector=query_vector)
         timings["retrieve"] = _ms(started)
 
         started = time.perf_counter()
-        query_vector = self.encoder.encode([query])[0] if hits else np.zeros(self.encoder.dimension)
         evidence = score(question, query_vector, history, hits, index, self.encoder, weights,
                          self.settings.support_dense_weight)
         timings["support"] = _ms(started)

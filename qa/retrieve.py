@@ -42,7 +42,13 @@ class Retriever:
         self.encoder = encoder
         self.settings = settings
 
-    def search(self, query: str, doc_ids: list[str] | None = None, k: int | None = None) -> list[Hit]:
+    def search(
+        self,
+        query: str,
+        doc_ids: list[str] | None = None,
+        k: int | None = None,
+        query_vector: np.ndarray | None = None,
+    ) -> list[Hit]:
         k = k or self.settings.top_k
         index = self.index
         if not index.sentences:
@@ -50,7 +56,8 @@ class Retriever:
         rows = index.rows_of(doc_ids) if doc_ids is not None else None
         if rows is not None and not len(rows):
             return []
-        query_vector = self.encoder.encode([query])[0]
+        if query_vector is None:
+            query_vector = self.encoder.encode([query])[0]
         n = self.settings.candidates
         dense_rows, dense_scores = index.dense(query_vector, n, rows)
 

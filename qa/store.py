@@ -94,6 +94,12 @@ class Index:
             self._bm25 = build_bm25(self)
         return self._bm25
 
+    @property
+    def embeds_sentences_alone(self) -> bool:
+        """Whether each stored vector is its sentence's own embedding (no title, no neighbours)."""
+        shaping = self.manifest.get("settings", {})
+        return shaping.get("window") == 0 and shaping.get("embed_title") is False
+
     # -- navigation ------------------------------------------------------------------------
     def document_sentences(self, doc_id: str) -> list[Sentence]:
         stored = self.documents[doc_id]

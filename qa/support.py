@@ -152,7 +152,10 @@ def score(question: str, query_vector: np.ndarray, history: list[str], hits, ind
     """Support of each hit's sentence for the question, best first."""
     if not hits:
         return []
-    vectors = encoder.encode([h.sentence.text for h in hits])
+    if index.embeds_sentences_alone:
+        vectors = index.vectors[[index.documents[h.sentence.doc_id].first_row + h.sentence.index for h in hits]]
+    else:  # stored vectors carry a title or neighbours: the sentence's own meaning is needed
+        vectors = encoder.encode([h.sentence.text for h in hits])
     wanted = question_terms(question, history)
     kind, wanted_names = expected_kind(question), names(question)
     out = []
