@@ -28,6 +28,9 @@ class Limits:
 @dataclass(frozen=True)
 class Settings:
     index_dir: Path = PROJECT_ROOT / "index" / "default"
+    # Where the vectors live: "faiss" (files inside index_dir) or a Milvus URI (milvus://host:port
+    # for a cluster, or a local file path ending in .db for Milvus Lite).
+    vector_store: str = "faiss"
 
     # --- what shapes the index (part of its fingerprint) ---
     # Each sentence is embedded with this many neighbours on each side, after its document's
