@@ -87,6 +87,7 @@ class Settings:
         """Settings from QA_* environment variables, then explicit overrides (e.g. CLI flags)."""
         env = {
             "index_dir": os.environ.get("QA_INDEX"),
+            "vector_store": os.environ.get("QA_STORE"),
             "answerer": os.environ.get("QA_ANSWERER"),
             "llm_base_url": os.environ.get("QA_LLM_BASE_URL"),
             "llm_model": os.environ.get("QA_LLM_MODEL"),
