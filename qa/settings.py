@@ -31,6 +31,9 @@ class Settings:
     # Where the vectors live: "faiss" (files inside index_dir) or a Milvus URI (milvus://host:port
     # for a cluster, or a local file path ending in .db for Milvus Lite).
     vector_store: str = "faiss"
+    # From this many sentences on, dense search is approximate (HNSW) instead of exact: below it an
+    # exact scan is fast enough and loses nothing.
+    ann_from: int = 100_000
 
     # --- what shapes the index (part of its fingerprint) ---
     # Each sentence is embedded with this many neighbours on each side, after its document's
