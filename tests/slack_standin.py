@@ -82,7 +82,7 @@ class SlackStandIn:
         threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
 
     # -- what a test drives ----------------------------------------------------------------------
-    def post_as_user(self, channel: str, text: str, user: str = "U0ASKER", thread_ts: str | None = None) -> dict:
+    def post_as_user(self, channel: str, text: str, user: str | None = "U0ASKER", thread_ts: str | None = None) -> dict:
         """Put a person's message into the channel, as Slack would before sending its event."""
         message = {"type": "message", "user": user, "text": text, "ts": self._next_ts()}
         if thread_ts:
@@ -184,16 +184,30 @@ class Slack:
 
     def mention(self, question: str, thread_ts: str | None = None, channel: str = CHANNEL) -> tuple[dict, dict]:
         """@-mention the bot in a channel; returns the stored message and the event body sent."""
+        message, body = self.mention_event(question, thread_ts, channel)
+        status = self.deliver(body)
+        if status != 200:
+            raise AssertionError(f"the bot answered the event with HTTP {status}")
+        return message, body
+
+    def mention_event(self, question: str, thread_ts: str | None = None, channel: str = CHANNEL) -> tuple[dict, dict]:
+        """Store a message @-mentioning the bot; returns it and its app_mention event, not yet sent."""
         message = self.standin.post_as_user(channel, f"<@{BOT_USER}> {question}", thread_ts=thread_ts)
         event = {"type": "app_mention", "user": message["user"], "text": message["text"], "ts": message["ts"],
                  "channel": channel, "event_ts": message["ts"]}
         if thread_ts:
             event["thread_ts"] = thread_ts
-        body = envelope(event)
-        status = self.deliver(body)
-        if status != 200:
-            raise AssertionError(f"the bot answered the event with HTTP {status}")
-        return message, body
+        return message, envelope(event)
+
+    def direct_event(self, channel: str, text: str, user: str | None = "U0ASKER", **fields) -> tuple[dict, dict]:
+        """Store a direct message to the bot; returns it and its message.im event, not yet sent.
+
+        `fields` are set on the event (bot_id, subtype: what a bot's or an edited message carries).
+        """
+        message = self.standin.post_as_user(channel, text, user=user)
+        event = {"type": "message", "channel": channel, "channel_type": "im", "text": text, "ts": message["ts"],
+                 "event_ts": message["ts"], "user": user, **fields}
+        return message, envelope({k: v for k, v in event.items() if v is not None})
 
     def answers(self, thread: str, count: int = 1, channel: str = CHANNEL, timeout: float = 30) -> list[dict]:
         """The bot's first `count` posts in `thread`, waiting for them."""

@@ -165,11 +165,8 @@ def test_bot_messages_are_ignored_and_direct_messages_answered(bot, assistant, s
     dm = "D0DIRECT"
 
     def direct(text: str, **fields) -> dict:
-        message = standin.post_as_user(dm, text, user=fields.pop("user", "U0ASKER"))
-        event = {"type": "message", "channel": dm, "channel_type": "im", "text": text, "ts": message["ts"],
-                 "event_ts": message["ts"], "user": message["user"], **fields}
-        event = {k: v for k, v in event.items() if v is not None}
-        assert slack.deliver(envelope(event)) == 200
+        message, body = slack.direct_event(dm, text, **fields)
+        assert slack.deliver(body) == 200
         return message
 
     direct("What did the US rule out?", user="U0OTHERBOT", bot_id="B0OTHERBOT")  # another app's bot user
