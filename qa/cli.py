@@ -75,6 +75,9 @@ def _optional_command(sub, name: str, module: str) -> None:
 
 def _index_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--index", type=Path, default=None, metavar="DIR", help="index folder (default: index/default)")
+    p.add_argument("--store", default=None, metavar="STORE",
+                   help="where the vectors live: faiss (default), milvus://HOST:PORT or PATH.db (Milvus Lite); "
+                        "env QA_STORE")
 
 
 def _answerer_flag(p: argparse.ArgumentParser) -> None:
@@ -85,7 +88,11 @@ def _answerer_flag(p: argparse.ArgumentParser) -> None:
 def settings_from(args):
     from qa.settings import Settings
 
-    return Settings.from_env(index_dir=getattr(args, "index", None), answerer=getattr(args, "answerer", None))
+    return Settings.from_env(
+        index_dir=getattr(args, "index", None),
+        vector_store=getattr(args, "store", None),
+        answerer=getattr(args, "answerer", None),
+    )
 
 
 # -- commands ---------------------------------------------------------------------------------

@@ -3,6 +3,10 @@
 Unchanged documents (same content hash) keep their stored vectors; changed ones are re-split and
 re-embedded; documents whose files vanished from an ingested folder are dropped. The previous
 generation stays live until the new one is completely written.
+
+A rebuild keeps only what is ingested now, but still takes the vectors of unchanged documents
+from the old index when it is sound and built the same way, whatever store it used: that is how
+an index moves from FAISS to Milvus without embedding everything again.
 """
 
 from __future__ import annotations
@@ -62,9 +66,17 @@ def ingest(
 
 def _ingest_locked(paths, settings: Settings, encoder: Encoder, rebuild: bool, progress: bool) -> IngestReport:
     fingerprint = settings.index_fingerprint(encoder.name)
-    previous: Index | None = None
+    previous: Index | None = None  # the index this ingest updates
+    donor: Index | None = None  # where vectors of unchanged documents come from
     if store.exists(settings.index_dir) and not rebuild:
-        previous = store.open_index(settings.index_dir, encoder.name, encoder.dimension, fingerprint)
+        previous = donor = store.open_index(
+            settings.index_dir, encoder.name, encoder.dimension, fingerprint, settings.vector_store
+        )
+    elif store.exists(settings.index_dir):
+        try:
+            donor = store.open_index(settings.index_dir, encoder.name, encoder.dimension, fingerprint)
+        except UserError:
+            donor = None  # damaged or built another way: everything is embedded again
 
     report = IngestReport()
     found, problems = discover([Path(p) for p in paths])
@@ -121,7 +133,7 @@ def _ingest_locked(paths, settings: Settings, encoder: Encoder, rebuild: bool, p
                 reuse[doc_id] = stored
     for doc_id, (doc, root, digest) in loaded.items():
         final[doc_id] = (doc, root, digest)
-        old = previous.documents.get(doc_id) if previous else None
+        old = donor.documents.get(doc_id) if donor else None
         if old and old.content_hash == digest:
             reuse[doc_id] = old
             outcome = outcomes.get(doc.source)
@@ -135,8 +147,8 @@ def _ingest_locked(paths, settings: Settings, encoder: Encoder, rebuild: bool, p
     for doc_id, (doc, root, digest) in final.items():
         if doc_id in reuse:
             old = reuse[doc_id]
-            doc_sentences = previous.document_sentences(doc_id)
-            vector_parts.append(previous.vectors[old.first_row : old.first_row + old.rows])
+            doc_sentences = donor.document_sentences(doc_id)
+            vector_parts.append(donor.vectors[old.first_row : old.first_row + old.rows])
         else:
             doc_sentences = split(doc, settings.limits)
             if not doc_sentences:
@@ -171,7 +183,7 @@ def _ingest_locked(paths, settings: Settings, encoder: Encoder, rebuild: bool, p
         "settings": {"window": settings.window, "embed_title": settings.embed_title},
     }
     index = Index(manifest=manifest, documents=documents, sentences=sentences, vectors=np.concatenate(vector_parts))
-    store.write(index, settings.index_dir)
+    store.write(index, settings, previous)
     return _finish(report, index)
 
 

@@ -7,9 +7,12 @@ Layout of an index folder::
         manifest.json    format, model, dimension, settings fingerprint, checksums of every file
         documents.jsonl  each document's text exactly as stored, its source and content hash
         sentences.jsonl  id, doc_id, index, start, end, page (text is sliced from the document)
-        vectors.npy      float16 unit vectors, one row per sentence window
-        faiss.index      only for approximate (HNSW) indexes; exact ones are rebuilt from vectors
+        vectors.npy      float16 unit vectors, one row per sentence window (kept with every store)
+        faiss.index      only for approximate (HNSW) FAISS indexes; exact ones are rebuilt from vectors
         bm25/            bm25s arrays (.npy, no pickle) and JSON vocabulary
+
+The manifest names the vector store (qa/vectors.py: FAISS here, or a Milvus collection) and the
+index type, chosen by size: exact below `Settings.ann_from` sentences, HNSW from there on.
 
 A new generation is written beside the live one and only then named in CURRENT, so a failed or
 killed ingest leaves the previous index as it was. Nothing here is unpickled, and faiss only
@@ -25,17 +28,16 @@ import shutil
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
+from qa import vectors as vector_stores
 from qa.errors import UserError
-from qa.settings import INDEX_FORMAT
+from qa.settings import INDEX_FORMAT, Settings
 from qa.types import Document, Sentence
-
-HNSW_FROM = 200_000  # below this many sentences an exact search is both fast and exact
-HNSW_M = 32
-HNSW_EF_SEARCH = 128
+from qa.vectors import Searcher, VectorStoreError
 
 
 class IndexProblem(UserError):
@@ -58,7 +60,7 @@ class Index:
     sentences: list[Sentence]
     vectors: np.ndarray  # float32, unit length
     path: Path | None = None
-    _faiss: object = field(default=None, repr=False)
+    _searcher: Searcher | None = field(default=None, repr=False)
     _bm25: object = field(default=None, repr=False)
 
     # -- search ----------------------------------------------------------------------------
@@ -71,9 +73,7 @@ class Index:
             scores = self.vectors[rows] @ query
             top = np.argsort(-scores)[:k]
             return rows[top], scores[top]
-        scores, ids = self.faiss.search(query[None, :], min(k, len(self.sentences)))
-        keep = ids[0] >= 0
-        return ids[0][keep], scores[0][keep]
+        return self.searcher.search(query, min(k, len(self.sentences)))
 
     def lexical(self, query_tokens: list[str]) -> np.ndarray:
         """BM25 score of every sentence for the (stemmed) query tokens."""
@@ -83,10 +83,10 @@ class Index:
         return self.bm25.get_scores_from_ids(ids)
 
     @property
-    def faiss(self):
-        if self._faiss is None:
-            self._faiss = _flat(self.vectors)
-        return self._faiss
+    def searcher(self) -> Searcher:
+        if self._searcher is None:  # an index not yet written: exact search over its vectors
+            self._searcher = vector_stores.FaissSearcher(self.vectors)
+        return self._searcher
 
     @property
     def bm25(self):
@@ -158,34 +158,21 @@ def _stemmer():
     return _STEMMER
 
 
-def _flat(vectors: np.ndarray):
-    import faiss
-
-    index = faiss.IndexFlatIP(vectors.shape[1])
-    if len(vectors):
-        index.add(vectors)
-    return index
-
-
-def _hnsw(vectors: np.ndarray):
-    import faiss
-
-    index = faiss.IndexHNSWFlat(vectors.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
-    index.hnsw.efConstruction = 80
-    index.add(vectors)
-    index.hnsw.efSearch = HNSW_EF_SEARCH
-    return index
-
-
 # -- writing ----------------------------------------------------------------------------------
-def write(index: Index, index_dir: Path) -> Path:
-    """Write `index` as a new generation and make it current atomically; return its folder."""
+def write(index: Index, settings: Settings, previous: Index | None = None) -> Path:
+    """Write `index` as a new generation and make it current atomically; return its folder.
+
+    `previous` is the live index this one updates: a Milvus store sends only what it lacks.
+    """
+    index_dir = settings.index_dir
     index_dir.mkdir(parents=True, exist_ok=True)
-    generation = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    vectors = vector_stores.from_setting(settings.vector_store)
+    # Sortable by time to the microsecond: Milvus readers compare generations by name.
+    generation = f"{datetime.now().strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:8]}"
     tmp = index_dir / f".gen-{generation}.tmp"
     tmp.mkdir()
     try:
-        _write_files(index, tmp, generation)
+        _write_files(index, tmp, generation, vectors, previous, settings.ann_from)
         final = index_dir / f"gen-{generation}"
         os.rename(tmp, final)
         _fsync_dir(index_dir)
@@ -202,15 +189,37 @@ def write(index: Index, index_dir: Path) -> Path:
             f"Could not write the new index in {index_dir} ({exc.strerror or exc}); "
             "the previous index is unchanged. Free some space or fix permissions, then ingest again."
         ) from None
+    except VectorStoreError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise IndexProblem(f"{exc} The previous index is unchanged.") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     index.path = final
-    _prune(index_dir, keep={final.name, *_previous(index_dir, final.name)})
+    kept = {final.name, *_previous(index_dir, final.name)}
+    index._searcher = vectors.searcher(index, final)
+    try:
+        vectors.retire(index, [_manifest_or_empty(index_dir / name) for name in kept])
+    except VectorStoreError as exc:
+        raise IndexProblem(
+            f"The new index is live, but clearing vectors it no longer uses failed ({exc}); the next ingest retries."
+        ) from None
+    finally:
+        _prune(index_dir, keep=kept)
     return final
 
 
-def _write_files(index: Index, folder: Path, generation: str) -> None:
+def _manifest_or_empty(folder: Path) -> dict:
+    try:
+        return json.loads((folder / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_files(
+    index: Index, folder: Path, generation: str, vectors: vector_stores.VectorStore, previous: Index | None,
+    ann_from: int,
+) -> None:
     n = len(index.sentences)
     with open(folder / "documents.jsonl", "w", encoding="utf-8") as f:
         for stored in index.documents.values():
@@ -231,13 +240,9 @@ def _write_files(index: Index, folder: Path, generation: str) -> None:
         for s in index.sentences:
             f.write(json.dumps([s.id, s.doc_id, s.index, s.start, s.end, s.page]) + "\n")
     np.save(folder / "vectors.npy", index.vectors.astype(np.float16), allow_pickle=False)
-    index_type = "flat"
-    if n >= HNSW_FROM:
-        import faiss
-
-        index._faiss = _hnsw(index.vectors)
-        faiss.write_index(index._faiss, str(folder / "faiss.index"))
-        index_type = f"hnsw(M={HNSW_M},efSearch={HNSW_EF_SEARCH})"
+    # Search what readers will load: the float16 vectors, so every store scores alike.
+    index.vectors = index.vectors.astype(np.float16).astype(np.float32)
+    placed = vectors.prepare(index, folder, generation, previous, ann_from)
     index.bm25.save(str(folder / "bm25"), allow_pickle=False)
     manifest = dict(index.manifest)
     manifest.update(
@@ -246,8 +251,8 @@ def _write_files(index: Index, folder: Path, generation: str) -> None:
         created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         documents=len(index.documents),
         sentences=n,
-        index_type=index_type,
         vector_dtype="float16",
+        **placed,
         files={rel: _sha256(folder / rel) for rel in _files(folder)},
     )
     index.manifest = manifest
@@ -306,8 +311,14 @@ def exists(index_dir: Path) -> bool:
     return (index_dir / "CURRENT").is_file()
 
 
-def open_index(index_dir: Path, model: str, dimension: int, fingerprint: str) -> Index:
-    """Load and verify the live generation; raise IndexProblem with a fix the user can run."""
+def open_index(
+    index_dir: Path, model: str, dimension: int, fingerprint: str, vector_store: str | None = None
+) -> Index:
+    """Load and verify the live generation; raise IndexProblem with a fix the user can run.
+
+    `vector_store` is the store the caller expects (a Settings.vector_store value); None takes
+    the one the manifest names.
+    """
     rebuild = f"rebuild it: qa ingest PATH... --index {index_dir} --rebuild"
     if not exists(index_dir):
         raise IndexProblem(f"No index at {index_dir}. Create one first: qa ingest PATH... --index {index_dir}")
@@ -333,6 +344,13 @@ def open_index(index_dir: Path, model: str, dimension: int, fingerprint: str) ->
             f"The index at {index_dir} was built with other index settings "
             f"(fingerprint {manifest.get('fingerprint')}, now {fingerprint}); {rebuild}"
         )
+    recorded = manifest.get("store", "faiss")  # indexes from before Milvus kept vectors in FAISS
+    if vector_store is not None and not vector_stores.same_store(vector_store, recorded):
+        raise IndexProblem(
+            f"The index at {index_dir} keeps its vectors in {recorded}, not {vector_store}. Use "
+            f"--store {recorded} (or QA_STORE={recorded}), or move it there: "
+            f"qa ingest PATH... --index {index_dir} --store {vector_store} --rebuild"
+        )
     files = manifest.get("files") or {}
     on_disk = set(_files(folder)) if folder.is_dir() else set()
     if set(files) != on_disk:
@@ -341,7 +359,10 @@ def open_index(index_dir: Path, model: str, dimension: int, fingerprint: str) ->
         if _sha256(folder / rel) != digest:
             raise IndexProblem(f"The index at {index_dir} is damaged ({rel} fails its checksum); {rebuild}")
     try:
-        return _load(folder, manifest)
+        index = _load(folder, manifest)
+        chosen = vector_store if vector_store is not None else recorded  # the setting may hold credentials
+        index._searcher = vector_stores.from_setting(chosen).searcher(index, folder)
+        return index
     except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
         raise IndexProblem(f"The index at {index_dir} is damaged ({type(exc).__name__}: {exc}); {rebuild}") from None
 
@@ -363,13 +384,6 @@ def _load(folder: Path, manifest: dict) -> Index:
     if vectors.shape != (len(sentences), manifest["dimension"]):
         raise ValueError(f"vectors {vectors.shape} do not match {len(sentences)} sentences")
     index = Index(manifest=manifest, documents=documents, sentences=sentences, vectors=vectors, path=folder)
-    if (folder / "faiss.index").exists():
-        import faiss
-
-        index._faiss = faiss.read_index(str(folder / "faiss.index"))
-        index._faiss.hnsw.efSearch = HNSW_EF_SEARCH
-        if index._faiss.ntotal != len(sentences):
-            raise ValueError("faiss index and sentence store are out of step")
     import bm25s
 
     index._bm25 = bm25s.BM25.load(str(folder / "bm25"), allow_pickle=False)
