@@ -28,6 +28,16 @@ _MARKER = re.compile(r"\[S(\d+)\]")
 # nearly the same: the same two signals the extractive answerer is calibrated on.
 MIN_COVERAGE = 0.6
 MIN_COSINE = 0.55
+# Sentences that speak to the model rather than about the world ("ignore previous instructions…",
+# "SYSTEM: …", "new rules: …", or our own [S3] citation format) are a document trying to steer
+# the answer (indirect prompt injection): the model never sees them, so it can neither obey nor
+# cite them.
+_ADDRESSES_MODEL = re.compile(
+    r"\b(?:ignore|disregard|forget|override)\b[^.]{0,40}?\b(?:instructions?|rules|prompts?|above)\b"
+    r"|(?:^|[\s\"'(\[<])(?:system|assistant|developer)(?:\s+prompt)?\s*:"
+    r"|\byou are now\b|\bnew (?:rules|instructions)\b|\[S\d+\]",
+    re.IGNORECASE,
+)
 
 
 class Backend(Protocol):
@@ -80,15 +90,21 @@ class LLMAnswerer:
         self._weights: tuple[str, TermWeights] | None = None
 
     def answer(self, question: str, evidence: list[Evidence], index: Index) -> Draft:
+        withheld = [e for e in evidence if _ADDRESSES_MODEL.search(e.hit.sentence.text)]
+        evidence = [e for e in evidence if e not in withheld]
+        notes = [f"withheld {len(withheld)} retrieved sentences that address the model: "
+                 + "; ".join(repr(e.hit.sentence.text[:80]) for e in withheld)] if withheld else []
         if not claims_from(evidence, self.settings):
             # Nothing retrieved supports an answer: say so without asking the model to guess.
-            return self.fallback.answer(question, evidence, index)
+            draft = self.fallback.answer(question, evidence, index)
+            draft.notes = notes + draft.notes
+            return draft
         shown = sorted(evidence, key=lambda e: e.hit.score, reverse=True)[: self.settings.top_k]
-        context = "\n".join(f"[S{i}] {e.hit.sentence.text}" for i, e in enumerate(shown, start=1))
+        context = "\n".join(f"[S{i}] {_quoted(e.hit.sentence.text)}" for i, e in enumerate(shown, start=1))
         prompt = self.template.format(context=context, question=question)
         raw = self.backend.complete(prompt)
         draft = self._verify(raw, shown, index)
-        draft.prompt = prompt
+        draft.prompt, draft.notes = prompt, notes + draft.notes
         if draft.abstained or not draft.citations:
             fallback = self.fallback.answer(question, evidence, index)
             fallback.prompt, fallback.notes = prompt, draft.notes + ["no supported claim survived: extractive answer shown"]
@@ -141,6 +157,11 @@ class LLMAnswerer:
         if self._weights is None or self._weights[0] != key:
             self._weights = (key, TermWeights(index))
         return self._weights[1]
+
+
+def _quoted(text: str) -> str:
+    """A sentence as one prompt line: its line breaks cannot open a new section of the prompt."""
+    return " ".join(text.split())
 
 
 def make_answerer(name: str, settings: Settings, encoder) -> LLMAnswerer:
