@@ -25,6 +25,11 @@ SAMPLE_CORPUS = PROJECT_ROOT / "corpus"
 UPLOAD_TYPES = [".txt", ".md", ".html", ".htm", ".pdf", ".jsonl"]
 MAX_UPLOAD = "20mb"
 MAX_UPLOAD_FILES = 50
+# Two cores answer about one question at a time; a few run together so one slow LLM reply does
+# not hold everyone up, and the rest wait in a bounded queue: past it a user is told the server is
+# busy at once instead of waiting minutes.
+CONCURRENCY = 4
+MAX_QUEUE = 64
 EXAMPLES = [
     "What did the US rule out?",
     "Who leads the Coalition of the Willing?",
@@ -40,6 +45,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--docs", type=Path, action="append", default=[], help="index these documents first")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument("--max-queue", type=int, default=MAX_QUEUE,
+                        help=f"questions waiting beyond this many are refused as busy (default {MAX_QUEUE})")
     parser.add_argument("--insecure-open", action="store_true",
                         help="allow a non-loopback host without a password (anyone who can reach it can use it)")
     return parser.parse_args(argv)
@@ -192,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     from qa.web import CSS
 
     demo = build(assistant, settings)
-    demo.queue(default_concurrency_limit=4, max_size=64)
+    demo.queue(default_concurrency_limit=CONCURRENCY, max_size=args.max_queue)
     print(f"groundqa is running at http://{args.host}:{args.port}", flush=True)
     demo.launch(
         server_name=args.host,
