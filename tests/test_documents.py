@@ -2,7 +2,7 @@ import json
 import os
 
 import pytest
-from pdfs import encrypted_pdf, image_only_pdf, text_pdf
+from pdfs import bomb_pdf, encrypted_pdf, image_only_pdf, many_pages_pdf, text_pdf
 
 from qa.documents import Found, Skip, discover, load
 from qa.settings import Limits
@@ -115,3 +115,33 @@ def test_html_without_closing_head_still_shows_its_body(tmp_path):
     page.write_text("<html><head><title>Sloppy</title><body><p>Body text.")
     doc = read(page)[0][0]
     assert doc.text == "Body text."
+
+
+def test_hostile_pdfs_are_refused_with_a_reason_in_bounded_time(tmp_path):
+    """A deflate bomb (400 MB from under 1 MB) and a 100,000-page PDF (16 MB on disk)."""
+    import time
+
+    (tmp_path / "bomb.pdf").write_bytes(bomb_pdf())
+    (tmp_path / "pages.pdf").write_bytes(many_pages_pdf(100_000))
+    began = time.perf_counter()
+    with pytest.raises(Skip, match="malformed PDF"):
+        read(tmp_path / "bomb.pdf")
+    with pytest.raises(Skip, match="100000 pages, more than the 2000 limit"):
+        read(tmp_path / "pages.pdf")
+    assert time.perf_counter() - began < Limits().pdf_seconds * 2
+
+
+def test_pdf_reading_stops_at_the_time_limit(tmp_path):
+    path = tmp_path / "pages.pdf"
+    path.write_bytes(many_pages_pdf(100_000))  # its page tree alone takes seconds to walk
+    with pytest.raises(Skip, match="longer than 1 s"):
+        read(path, Limits(pdf_seconds=1))
+
+
+def test_a_200_mb_page_is_refused_before_it_is_read(tmp_path):
+    page = tmp_path / "huge.html"
+    with open(page, "wb") as f:  # sparse: the test writes almost nothing
+        f.write(b"<html><body><p>")
+        f.truncate(200_000_000)
+    with pytest.raises(Skip, match="larger than the 50 MB limit"):
+        read(page)
