@@ -43,8 +43,12 @@ def sources_html(answer: Answer, context_of) -> str:
     parts = ['<div class="sources">']
     for claim, cited in by_claim.items():
         documents = {c.doc_id for _, c in cited}
+        # Sentences that state one claim sit in one frame, so "reported by 2 sources" visibly
+        # covers exactly them and not the source below.
+        parts.append('<div class="claim">')
         if len(documents) > 1:
-            parts.append(f'<div class="corroborated">reported by {len(documents)} sources</div>')
+            markers = ", ".join(f"&#91;{number}&#93;" for number, _ in cited)
+            parts.append(f'<div class="corroborated">{markers} say the same: reported by {len(documents)} sources</div>')
         for number, c in cited:
             where = f"{text(c.doc_id)} · sentence {c.sentence_index + 1}"
             if c.page:
@@ -54,6 +58,7 @@ def sources_html(answer: Answer, context_of) -> str:
                 f'<div class="source" id="source-{number}"><div class="where"><b>&#91;{number}&#93;</b> {where}</div>'
                 f'<div class="context">{text(before)} <mark>{text(sentence)}</mark> {text(after)}</div></div>'
             )
+        parts.append("</div>")
     parts.append("</div>")
     return "\n".join(parts)
 
@@ -64,6 +69,7 @@ sup.cite { color: #1a5fb4; font-weight: bold; }
 .sources .source { margin: 0 0 12px 0; padding: 8px; border: 1px solid #ddd; border-radius: 6px; }
 .sources .where { font-size: 0.9em; color: #333; margin-bottom: 4px; }
 .sources mark { background: #fff3a3; padding: 0 2px; }
-.sources .corroborated { font-size: 0.85em; color: #26a269; font-weight: bold; margin: 6px 0 2px; }
+.sources .claim:has(.corroborated) { border-left: 4px solid #26a269; padding-left: 8px; margin-bottom: 12px; }
+.sources .corroborated { font-size: 0.85em; color: #26a269; font-weight: bold; margin: 0 0 6px; }
 .sources .context { line-height: 1.45; }
 """
