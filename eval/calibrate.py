@@ -19,7 +19,7 @@ from qa.assistant import Assistant
 from qa.metrics import Span, citation_scores, contains_answer, gold_spans
 from qa.retrieve import resolve
 from qa.settings import Settings
-from qa.support import Evidence, blend, score
+from qa.support import blend, score
 
 
 def features(gold_path: Path, settings: Settings, splits: set[str], distractor: bool, limit: int):
@@ -51,7 +51,7 @@ def evaluate(rows, settings: Settings) -> dict:
     cited = precise = gold_total = recalled = 0
     for q, evidence, gold in rows:
         rescored = sorted(
-            (Evidence(e.hit, e.vector, e.cosine, e.overlap, e.fit * blend(e.cosine, e.overlap, settings.support_dense_weight), e.fit) for e in evidence),
+            (e.rescored(e.fit * blend(e.cosine, e.overlap, settings.support_dense_weight)) for e in evidence),
             key=lambda e: e.support,
             reverse=True,
         )

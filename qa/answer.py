@@ -1,8 +1,11 @@
 """Scored evidence -> answer text with citations. The default answerer needs no LLM.
 
 The extractive answerer states what the best-supported sentences say, one claim per sentence,
-with near-identical sentences from other documents cited as corroboration on the same claim. It
-abstains when even the best sentence's support is below the calibrated threshold.
+with near-identical sentences from other documents cited as corroboration on the same claim. A
+question that needs two facts gets a second one from a document linked to the first by a title
+(see second_fact), and a sentence that leans on its document's first sentence for its subject
+("He was born in …") is cited with it. It abstains when even the best sentence's support is
+below the calibrated threshold, unless a linked second fact makes up what the best one lacks.
 """
 
 from __future__ import annotations
@@ -95,15 +98,27 @@ class Extractive:
 
     def answer(self, question: str, evidence: list[Evidence], index: Index) -> Draft:
         claims = claims_from(evidence, self.settings)
+        hop = second_fact(question, evidence[0], evidence, index, self.settings) if evidence else None
+        if not claims and hop is not None and hop[1] >= self.settings.pair_covers and (
+            evidence[0].support >= self.settings.abstain_below - self.settings.multi_hop_leeway
+        ):
+            claims = [[evidence[0]]]  # neither fact alone answers, the two together do
         if not claims:
             return abstention(question)
+        if hop is not None and all(hop[0] is not item for claim in claims for item in claim):
+            claims.append([hop[0]])
         citations: list[Citation] = []
         parts = []
         cited = {item.hit.sentence.id for claim in claims for item in claim}
         for number, claim in enumerate(claims, start=1):
             head = claim[0]
-            statement = plain(head.hit.sentence.text)
             markers = ""
+            introduction = subject_of(index, head.hit.sentence) if self.settings.introduce_subject else None
+            if introduction is not None and introduction.id not in cited:
+                cited.add(introduction.id)
+                citations.append(Citation.of(introduction, head.support, claim=number))
+                parts.append(with_markers(plain(introduction.text), f"[{len(citations)}]"))
+            statement = plain(head.hit.sentence.text)
             for item in claim:
                 citations.append(Citation.of(item.hit.sentence, item.support, claim=number))
                 markers += f"[{len(citations)}]"
@@ -116,6 +131,58 @@ class Extractive:
                 citations.append(Citation.of(following, head.support, claim=number))
                 parts.append(with_markers(following.text, f"[{len(citations)}]"))
         return Draft(" ".join(parts), abstained=False, citations=citations)
+
+
+def second_fact(question: str, head: Evidence, evidence: list[Evidence], index: Index,
+                settings: Settings) -> tuple[Evidence, float] | None:
+    """The sentence of another document that states what the best one leaves out of the question,
+    and the share of the question's weighted terms the two hold together.
+
+    A multi-hop question ("Which county is the town where X was born in?") needs two facts joined
+    by a bridge entity: the first fact names the second's subject, or the second names the
+    first's, or the question names both (a comparison). Only such linked sentences qualify (on the
+    sample corpus, unlinked sentences that merely held a missing word were all wrong citations);
+    among them, the one covering most of the best sentence's shortfall wins, its own support
+    weighing in.
+    """
+    head_sentence = head.hit.sentence
+    head_title = index.documents[head_sentence.doc_id].document.title
+    chosen, best, together = None, -1.0, 0.0
+    for item in evidence:
+        sentence = item.hit.sentence
+        if sentence.doc_id == head_sentence.doc_id:
+            continue
+        title = index.documents[sentence.doc_id].document.title
+        if not (names_subject(title, head_sentence.text) or names_subject(title, question)
+                or names_subject(head_title, sentence.text)):
+            continue
+        gain = sum(head.missing.get(term, 0.0) for term in item.terms)
+        value = gain + settings.second_fact_support * item.support
+        if value > best:
+            chosen, best, together = item, value, head.overlap + gain
+    return (chosen, together) if chosen is not None else None
+
+
+def names_subject(title: str, text: str) -> bool:
+    """Whether `text` names the subject of a document titled `title` ("Rome (film)": "Rome")."""
+    subject = _DISAMBIGUATION.sub("", title).strip()
+    return len(subject) > 2 and re.search(rf"\b{re.escape(subject)}\b", text, re.IGNORECASE) is not None
+
+
+_DISAMBIGUATION = re.compile(r"\s*\([^)]*\)\s*$")
+
+
+def subject_of(index: Index, sentence: Sentence) -> Sentence | None:
+    """The document's first sentence when this later one relies on it for who or what it is
+    about: the first sentence introduces the document's subject (names its title, as an
+    encyclopedia entry's does) and this one does not name it ("He was born in Ohio.")."""
+    if sentence.index == 0:
+        return None
+    title = index.documents[sentence.doc_id].document.title
+    first = index.document_sentences(sentence.doc_id)[0]
+    if first.text.strip() == title.strip() or names_subject(title, sentence.text) or not names_subject(title, first.text):
+        return None  # a headline is no introduction, and a sentence naming its subject needs none
+    return first
 
 
 def continuation(index: Index, sentence: Sentence) -> Sentence | None:

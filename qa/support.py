@@ -106,22 +106,39 @@ def coverage(claim_terms: dict[str, float], evidence_terms: set[str], weights: T
     return sum(weights.weight(t) * w for t, w in claim_terms.items() if t in evidence_terms) / total
 
 
+def shortfall(claim_terms: dict[str, float], evidence_terms: set[str], weights: TermWeights) -> dict[str, float]:
+    """The claim's terms missing from the evidence, each with its share of the claim's weight."""
+    total = sum(weights.weight(t) * w for t, w in claim_terms.items()) or 1.0
+    return {t: weights.weight(t) * w / total for t, w in claim_terms.items() if t not in evidence_terms}
+
+
 def blend(cosine: float, overlap: float, dense_weight: float) -> float:
     return dense_weight * max(0.0, cosine) + (1 - dense_weight) * overlap
 
 
 class Evidence:
-    """A retrieved sentence with its own vector and how well it supports the question."""
+    """A retrieved sentence with its own vector and how well it supports the question.
 
-    __slots__ = ("hit", "vector", "cosine", "overlap", "support", "fit")
+    `terms` are the sentence's stemmed terms (with its document's title); `missing` maps each
+    question term it lacks to that term's share of the question's weight, so an answerer can
+    tell what another sentence would have to add (a multi-hop question's second fact).
+    """
 
-    def __init__(self, hit, vector: np.ndarray, cosine: float, overlap: float, support: float, fit: float = 1.0) -> None:
+    __slots__ = ("hit", "vector", "cosine", "overlap", "support", "fit", "terms", "missing")
+
+    def __init__(self, hit, vector: np.ndarray, cosine: float, overlap: float, support: float, fit: float = 1.0,
+                 terms: frozenset[str] = frozenset(), missing: dict[str, float] | None = None) -> None:
         self.hit = hit
         self.vector = vector
         self.cosine = cosine
         self.overlap = overlap
         self.support = support
         self.fit = fit
+        self.terms = terms
+        self.missing = missing or {}
+
+    def rescored(self, support: float) -> Evidence:
+        return Evidence(self.hit, self.vector, self.cosine, self.overlap, support, self.fit, self.terms, self.missing)
 
 
 # What a question asks for, by its opening: a sentence that cannot contain that kind of answer
@@ -212,8 +229,10 @@ def score(question: str, query_vector: np.ndarray, history: list[str], hits, ind
         if doc_id not in named:
             text = f"{document.document.title}\n{document.document.text}"
             named[doc_id] = all(mentions(name, text) for name in wanted_names)
+        missing = shortfall(wanted, found, weights)
         overlap = coverage(wanted, found, weights)
         cosine = float(vector @ query_vector)
         fit = fits(kind, named[doc_id], hit.sentence.text)
-        out.append(Evidence(hit, vector, cosine, overlap, fit * blend(cosine, overlap, dense_weight), fit))
+        support = fit * blend(cosine, overlap, dense_weight)
+        out.append(Evidence(hit, vector, cosine, overlap, support, fit, frozenset(found), missing))
     return sorted(out, key=lambda e: e.support, reverse=True)
