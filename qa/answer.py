@@ -105,15 +105,18 @@ class Extractive:
             claims = [[evidence[0]]]  # neither fact alone answers, the two together do
         if not claims:
             return abstention(question)
+        introduce = False
         if hop is not None and all(hop[0] is not item for claim in claims for item in claim):
             claims.append([hop[0]])
+            # Facts on two linked subjects: each is cited with the sentence introducing its subject.
+            introduce = self.settings.introduce_subject
         citations: list[Citation] = []
         parts = []
         cited = {item.hit.sentence.id for claim in claims for item in claim}
         for number, claim in enumerate(claims, start=1):
             head = claim[0]
             markers = ""
-            introduction = subject_of(index, head.hit.sentence) if self.settings.introduce_subject else None
+            introduction = subject_of(index, head.hit.sentence) if introduce else None
             if introduction is not None and introduction.id not in cited:
                 cited.add(introduction.id)
                 citations.append(Citation.of(introduction, head.support, claim=number))
@@ -153,6 +156,8 @@ def second_fact(question: str, head: Evidence, evidence: list[Evidence], index: 
         if sentence.doc_id == head_sentence.doc_id:
             continue
         title = index.documents[sentence.doc_id].document.title
+        if title == head_title:
+            continue  # another passage on the same subject: no bridge to a second one
         if not (names_subject(title, head_sentence.text) or names_subject(title, question)
                 or names_subject(head_title, sentence.text)):
             continue
