@@ -13,7 +13,7 @@ from pathlib import Path
 
 from qa.settings import Limits
 
-_MEMORY_BYTES = 2 * 1024**3
+_MEMORY_BYTES = 2 * 1024**3  # address space of each PDF child: ample for real files, not for bombs
 
 
 def read_pdf(path: Path, limits: Limits) -> tuple[str, list[int]]:
@@ -27,7 +27,7 @@ def read_pdf(path: Path, limits: Limits) -> tuple[str, list[int]]:
 
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "qa.pdf", str(path), str(limits.max_pdf_pages)],
+            [sys.executable, "-m", "qa.pdf", str(path), str(limits.max_pdf_pages), str(_MEMORY_BYTES)],
             capture_output=True,
             timeout=limits.pdf_seconds,
             preexec_fn=bound_memory,
@@ -42,7 +42,7 @@ def read_pdf(path: Path, limits: Limits) -> tuple[str, list[int]]:
     return result["text"], result["page_starts"]
 
 
-def _extract(path: str, max_pages: int) -> dict:
+def _extract(path: str, max_pages: int, memory_bytes: int) -> dict:
     import logging
 
     from pypdf import PdfReader
@@ -58,6 +58,8 @@ def _extract(path: str, max_pages: int) -> dict:
         pages = [page.extract_text() or "" for page in reader.pages]
     except FileNotDecryptedError:
         return {"skip": "encrypted PDF (needs a password)"}
+    except MemoryError:
+        return {"skip": f"PDF needs more than the {memory_bytes // 2**20} MB memory limit to read (stopped)"}
     except Exception as exc:  # noqa: BLE001 - in this child, any failure means a malformed file
         return {"skip": f"malformed PDF ({type(exc).__name__})"}
     if not any(p.strip() for p in pages):
@@ -70,4 +72,4 @@ def _extract(path: str, max_pages: int) -> dict:
 
 
 if __name__ == "__main__":
-    json.dump(_extract(sys.argv[1], int(sys.argv[2])), sys.stdout)
+    json.dump(_extract(sys.argv[1], int(sys.argv[2]), int(sys.argv[3])), sys.stdout)
