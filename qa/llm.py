@@ -9,7 +9,6 @@ is returned instead. The model never decides alone what the documents say.
 from __future__ import annotations
 
 import re
-import threading
 from pathlib import Path
 from typing import Protocol
 

@@ -4,7 +4,6 @@ import os
 import threading
 import time
 
-import pytest
 from openai_standin import ChatStandIn, sentence_number
 from webapp import running_app
 
