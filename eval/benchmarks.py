@@ -112,7 +112,10 @@ def table(results: dict[tuple[str, str], tuple[dict, float]], indexing: dict[str
         "`../shared/benchmarks/`, extractive answerer, default settings, on the machine that ran it."
         + sample + " Metric definitions: `eval/README.md`. Run time is the whole `qa eval` run (it "
         "opens the index and answers every question, the abstained ones twice: see the threshold "
-        "curve); latencies are one `ask()` each. Indexing (once per set, kept in `index/bench-<set>`): "
+        "curve); latencies are one `ask()` each. Support scoring keeps each retrieved sentence's "
+        "own vector once computed (qa/support.py), and both settings of a set run in one process, so "
+        "the open run's latencies are those of a warm cache; the distractor run's are mostly cold. "
+        "Indexing (once per set, kept in `index/bench-<set>`): "
         + ", ".join(f"{name} {seconds / 60:.1f} min ({embedded:,} sentences embedded)"
                     for name, (seconds, embedded) in indexing.items()) + ".",
         "",
