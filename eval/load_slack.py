@@ -3,6 +3,7 @@
     .venv/bin/python eval/load_slack.py                  # 20 events one by one, then 200 over 60 s
     .venv/bin/python eval/load_slack.py --quick          # 5 one by one, then 30 over 10 s
     .venv/bin/python eval/load_slack.py --index index/default --latency-events 20 --events 0
+    .venv/bin/python eval/load_slack.py --llm-seconds 3   # the openai answerer, its server taking 3 s
 
 The bot runs as `qa slack --http --port 0` in its own process, so the memory read from
 /proc/<pid>/status (VmRSS now, VmHWM the peak) is the bot's alone. It calls the Web API stand-in
@@ -15,6 +16,10 @@ Load: events sent on a fixed schedule (mentions, direct messages and thread foll
 distinct message), whatever the bot's state. Checked: every event acknowledged with HTTP 200
 within 3 s, every one answered exactly once (chat.postMessage per thread), no apology and no error
 logged. Answers within one thread are paired with its events in order.
+
+With --llm-seconds the bot answers with `--answerer openai` from the scripted server of
+tests/openai_standin.py, which states the first retrieved sentence after that delay: an LLM
+server's latency, to see whether the bot's answering threads keep up.
 
 Without --index the sample corpus is indexed into a temporary folder first. Prints a summary and,
 last, one JSON line; the exit status is 1 when a check failed.
@@ -75,14 +80,17 @@ def questions() -> tuple[list[str], list[tuple[str, str]]]:
 class Bot:
     """`qa slack --http --port 0` against the stand-in; its log is kept for the report."""
 
-    def __init__(self, index: Path, standin: SlackStandIn) -> None:
+    def __init__(self, index: Path, standin: SlackStandIn, llm_url: str | None = None) -> None:
         self.secret = secrets.token_hex(16)
         env = {**os.environ, "SLACK_BOT_TOKEN": "xoxb-load-test", "SLACK_SIGNING_SECRET": self.secret,
                "SLACK_API_URL": standin.url, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
         env.pop("SLACK_APP_TOKEN", None)
-        qa = Path(sys.executable).with_name("qa")
+        command = [str(Path(sys.executable).with_name("qa")), "slack", "--http", "--port", "0", "--index", str(index)]
+        if llm_url:
+            env.update(QA_LLM_BASE_URL=llm_url, QA_LLM_MODEL="stand-in")
+            command += ["--answerer", "openai"]
         began = time.monotonic()
-        self.process = subprocess.Popen([str(qa), "slack", "--http", "--port", "0", "--index", str(index)],
+        self.process = subprocess.Popen(command,
                                         env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.PIPE, text=True)
         self.log: list[str] = []
@@ -252,6 +260,9 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=200, help="events of the load (0: skip)")
     parser.add_argument("--seconds", type=float, default=60.0, help="over how long the load's events are sent")
     parser.add_argument("--quick", action="store_true", help="5 events one by one, then 30 over 10 s")
+    parser.add_argument("--llm-seconds", type=float, default=None, metavar="S",
+                        help="answer with --answerer openai from tests/openai_standin.py, each reply taking S s "
+                             "(an LLM server's latency; shows the bot's concurrency)")
     args = parser.parse_args()
     if args.quick:
         args.latency_events, args.events, args.seconds = 5, 30, 10.0
@@ -261,7 +272,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="load_slack-") as scratch:
         index = args.index or sample_index(Path(scratch) / "index")
         standin = SlackStandIn()
-        bot = Bot(index, standin)
+        llm = slow_llm(args.llm_seconds) if args.llm_seconds is not None else None
+        bot = Bot(index, standin, llm.url if llm else None)
         try:
             slack = Slack(standin, bot.url, bot.secret)
             report: dict = {"startup_s": round(bot.startup, 1), "memory_ready_mb": bot.memory_mb()}
@@ -282,6 +294,8 @@ def main() -> int:
         finally:
             bot.stop()
             standin.close()
+            if llm:
+                llm.close()
     failures = [f"{name}: {what}" for name in ("latency", "load") if name in report
                 for what in checks(report[name])] + [f"bot log: {line}" for line in report["bot_log_problems"]]
     report["ok"] = not failures
@@ -296,6 +310,18 @@ def sample_index(target: Path) -> Path:
 
     ingest([ROOT / "corpus"], Settings(index_dir=target))
     return target
+
+
+def slow_llm(seconds: float):
+    """An OpenAI-compatible server that takes `seconds` and states the first retrieved sentence."""
+    from openai_standin import ChatStandIn
+
+    def reply(prompt: str) -> str:
+        time.sleep(seconds)
+        first = next(line for line in prompt.splitlines() if line.startswith("[S1]"))
+        return first.removeprefix("[S1]").strip() + " [S1]"
+
+    return ChatStandIn(reply)
 
 
 def checks(result: dict) -> list[str]:

@@ -46,6 +46,14 @@ APOLOGY = "Sorry, something went wrong while answering that. The error has been 
 MAX_HISTORY = 10  # earlier questions of a thread passed on as history
 SEEN_EVENTS = 10_000  # Slack retries within minutes; this many remembered ids cover hours of traffic
 RATE_LIMIT_RETRIES = 3
+# Answers run in bolt's listener thread pool. Bolt's 5 threads suit the answerers that work on
+# this machine's CPU (extractive; gguf, one request at a time behind its lock): more threads only
+# share the same cores, and a burst of 40 events a second then answered in 1.8-2.8 s at p99
+# instead of 0.6-0.7 s and acknowledged later. An LLM server answers many requests at once, but
+# 5 threads waiting 3 s each manage 1.7 answers a second: 200 events a minute queued for up to
+# 20 s, against 3.2 s with 16 threads (eval/load_slack.py, docs/slack.md).
+CPU_ANSWER_THREADS = 5
+LLM_SERVER_ANSWER_THREADS = 16
 MAX_BODY_BYTES = 1_000_000  # Slack's event payloads are a few kB; refuse anything far larger unread
 
 # Block Kit limits: a section's text may hold 3,000 characters, a message 50 blocks.
@@ -80,9 +88,12 @@ def run(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     assistant = Assistant(settings_from(args))
-    # Load the model and the index now: a missing index fails here, and the first answer is fast.
+    # Load the model, the index and the answerer now: a missing index or LLM setting fails here,
+    # the first answer is as fast as the rest, and concurrent first questions cannot each build
+    # their own answerer (a local GGUF model loaded twice).
     assistant.index
     assistant.encoder.encode(["warm up"])
+    assistant.answerer()
     app = create_app(assistant, token, signing_secret=secret if args.http else None,
                      api_url=os.environ.get("SLACK_API_URL") or None)
     if args.http:
@@ -132,6 +143,8 @@ def create_app(assistant: Assistant, token: str, signing_secret: str | None = No
     goes to `api_url` as well.
     """
     _bolt()
+    from concurrent.futures import ThreadPoolExecutor
+
     from slack_bolt import App
     from slack_bolt.error import BoltError
     from slack_sdk import WebClient
@@ -148,6 +161,7 @@ def create_app(assistant: Assistant, token: str, signing_secret: str | None = No
             # their age are checked, and the bot never reacts to its own messages.
             request_verification_enabled=True,
             ignoring_self_events_enabled=True,
+            listener_executor=ThreadPoolExecutor(max_workers=_answer_threads(assistant), thread_name_prefix="slack-answer"),
         )
     except BoltError as exc:
         raise UserError(f"Slack did not accept the bot token: {exc}") from None
@@ -155,6 +169,11 @@ def create_app(assistant: Assistant, token: str, signing_secret: str | None = No
         raise UserError(f"Could not reach Slack at {client.base_url}: {exc}") from None
     register(app, assistant)
     return app
+
+
+def _answer_threads(assistant: Assistant) -> int:
+    waits_on_a_server = assistant.settings.answerer == "openai"
+    return LLM_SERVER_ANSWER_THREADS if waits_on_a_server else CPU_ANSWER_THREADS
 
 
 def _with_slash(url: str) -> str:
