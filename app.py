@@ -144,7 +144,8 @@ def build(assistant, settings: Settings):
         except UserError as exc:
             return text(str(exc)), index_summary()
         progress(1.0)
-        return f"<pre>{text(format_report(report, 'index'))}</pre>", index_summary()
+        shown = format_report(report, "index").replace(f"{uploads}/", "")  # file names, not server paths
+        return f"<pre>{text(shown)}</pre>", index_summary()
 
     with gr.Blocks(title="groundqa") as demo:
         gr.Markdown("## groundqa: answers from your documents, every claim cited")

@@ -55,3 +55,24 @@ def test_document_markup_never_executes(tmp_path, encoder):
         assert page.locator("a[href*='evil.example']").count() == 0
         assert page.locator("img[src='x']").count() == 0
         chromium.close()
+
+
+def test_upload_documents_a_bad_one_is_reported_and_the_rest_answer(index_copy, tmp_path):
+    good = tmp_path / "harbour.txt"
+    good.write_text("The harbour of Velmora was rebuilt by the fishing cooperative.\n")
+    bad = tmp_path / "broken.pdf"
+    bad.write_bytes(b"%PDF-1.4 not really a pdf")
+    with running_app(index_copy) as url, browser() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        page = chromium.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(url)
+        page.get_by_text("Documents", exact=True).click()
+        page.locator("input[type=file]").set_input_files([str(good), str(bad)])
+        page.get_by_role("button", name="Add to index").click()
+        report = page.locator("pre").filter(has_text="files indexed")
+        report.wait_for(timeout=120_000)
+        assert "skipped: broken.pdf: malformed PDF" in report.inner_text()  # the server's paths stay private
+        assert "1 files indexed" in report.inner_text()
+        ask(page, "Who rebuilt the harbour of Velmora?", "fishing cooperative")
+        page.screenshot(path=str(tmp_path / "upload.png"), full_page=True)
+        chromium.close()
