@@ -235,3 +235,24 @@ def test_the_command_fails_with_a_hint_not_a_traceback(monkeypatch, capsys, samp
     assert main(["slack", "--index", str(sample_index)]) == 1
     assert "refused the Socket Mode connection" in capsys.readouterr().err
     assert [c.method for c in standin.calls][-1] == "apps.connections.open"
+
+
+def test_the_command_answers_a_burst_of_events_each_once(sample_index, standin, monkeypatch):
+    """`qa slack --http` as deployed, in its own process: what eval/load_slack.py measures, briefly."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "eval" / "load_slack.py"
+    spec = importlib.util.spec_from_file_location("load_slack", path)
+    load_slack = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "load_slack", load_slack)  # its dataclass looks its module up there
+    spec.loader.exec_module(load_slack)
+
+    bot = load_slack.Bot(sample_index, standin)
+    try:
+        result = load_slack.load(Slack(standin, bot.url, bot.secret), standin, count=20, seconds=2)
+    finally:
+        bot.stop()
+    assert load_slack.checks(result) == [] and result["answered"] == 20
+    assert standin.calls_to("conversations.replies"), "the follow-ups were asked with their thread"
+    assert not bot.problems()
