@@ -184,6 +184,9 @@ class MilvusStore:
                     collection,
                     [{"id": index.sentences[r].id, "born": generation, "vector": index.vectors[r]} for r in rows],
                 )
+            # Unsealed rows are searched by brute force: measured 1.2 s a query over 10,000 of them in
+            # Milvus Lite, 8 ms once flushed. Seal them before any reader sees this generation.
+            client.flush(collection)
         return {"store": self.name, "collection": collection, "index_type": index_type}
 
     def retire(self, index, keep) -> None:
@@ -201,6 +204,8 @@ class MilvusStore:
             pages.close()
             for start in range(0, len(stale), UPSERT_BATCH):
                 client.delete(collection, ids=stale[start : start + UPSERT_BATCH])
+            if stale:
+                client.flush(collection)
             used = {m.get("collection") for m in keep if m.get("store") == self.name}
             prefix = _prefix(index.path.parent)
             for name in client.list_collections():

@@ -5,7 +5,8 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import GROUND_TROOPS
+from conftest import CORPUS, GROUND_TROOPS
+from test_cli import qa
 
 from qa import store, vectors
 from qa.assistant import Assistant
@@ -164,3 +165,15 @@ def test_milvus_without_pymilvus_gives_the_install_hint(tmp_path, corpus_copy, e
     with pytest.raises(UserError, match=r"pip install 'groundqa\[milvus\]'.*previous index is unchanged"):
         ingest([corpus_copy], settings, encoder=encoder)
     assert not (tmp_path / "index" / "CURRENT").exists()
+
+
+def test_cli_store_flag_builds_and_asks_milvus_and_refuses_a_mismatch(tmp_path):
+    index, lite = tmp_path / "index", tmp_path / "vectors.db"
+    done = qa("ingest", CORPUS, "--index", index, "--store", lite, "--quiet")
+    assert done.returncode == 0, done.stderr
+    done = qa("ask", "What did the US rule out?", "--index", index, "--store", lite, "--json")
+    assert done.returncode == 0, done.stderr
+    assert "ground troops" in json.loads(done.stdout)["answer"]
+    done = qa("ingest", CORPUS, "--index", index, "--quiet")  # the default store is faiss
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert f"keeps its vectors in {lite}, not faiss" in done.stderr and "--rebuild" in done.stderr
