@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-long browser benchmarks eval-gate clean
+.PHONY: install run test test-long browser benchmarks bench eval-gate clean
 
 install: $(STAMP)
 
@@ -34,6 +34,11 @@ test-long: install browser
 # Public benchmarks from ../shared/benchmarks; writes eval/benchmarks.md.
 benchmarks: install
 	$(BIN)/python eval/benchmarks.py
+
+# Ingest speed against llama-index, latency and ANN recall over 100k sentences, memory, cold
+# start (qa/bench.py). The first run also embeds the large index (cached in index/bench-cache).
+bench: install
+	$(BIN)/qa bench --quick
 
 # Fails when the sample gold set scores worse than the committed baseline (latency is too
 # noisy on shared machines to gate on; it is reported, not checked).
