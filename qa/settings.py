@@ -69,6 +69,9 @@ class Settings:
     multi_hop_leeway: float = 0.2
     # Cite a document's first sentence beside a later one that does not name its subject ("He …").
     introduce_subject: bool = True
+    # Learned citation of two title-linked documents (answer.Citer; fitted by eval/train_citer.py
+    # on HotpotQA train). Empty: rules only. Its answers may use multi_hop_leeway too.
+    citer: str = str(PROJECT_ROOT / "qa" / "citer.json")
 
     # --- optional LLM answerers: chosen explicitly, never by default ---
     llm_base_url: str = ""

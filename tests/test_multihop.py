@@ -78,3 +78,47 @@ def test_sentence_vectors_are_the_sentences_own_and_encoded_once(encyclopedia, e
     assert len(calls) == 1
     assert np.allclose(first, again)
     assert np.allclose(first, encoder.encode([s.text for s in sentences]), atol=1e-5)
+
+
+def test_the_shipped_citer_weights_fit_the_features_the_answerer_computes():
+    from pathlib import Path
+
+    from qa.answer import CITER_FEATURES, Citer
+    from qa.settings import Settings
+
+    citer = Citer.load(Path(Settings().citer))
+    assert citer.weights.shape == (len(CITER_FEATURES),) and 0 < citer.threshold < 1
+
+
+def test_a_citer_fitted_on_other_features_is_refused(tmp_path):
+    from qa.answer import Citer
+
+    stale = tmp_path / "citer.json"
+    stale.write_text(json.dumps({"features": ["bias"], "weights": [0.0], "threshold": 0.3, "per_document": 8}))
+    with pytest.raises(ValueError, match="train_citer"):
+        Citer.load(stale)
+
+
+def test_documents_are_linked_by_a_title_named_in_the_other_or_in_the_question(encyclopedia):
+    from qa.answer import linked
+
+    index = encyclopedia._current()[0]
+    assert linked("Who directed it?", index, "Marrow Creek (film)", "Elsa Varga")  # the film names her
+    assert linked("Is Pécs larger than Dillon?", index, "Pécs", "Dillon, Montana")  # a comparison
+    assert not linked("Who directed it?", index, "Pécs", "Dillon, Montana")
+
+
+def test_the_learned_citer_picks_the_two_linked_documents(encyclopedia):
+    from qa.answer import Extractive
+    from qa.support import score
+
+    question = "In which city was the director of Marrow Creek born?"
+    index, retriever, weights = encyclopedia._current()
+    vector = encyclopedia.encoder.encode([question])[0]
+    evidence = score(question, vector, [], retriever.search(question, query_vector=vector), index,
+                     encyclopedia.encoder, weights, encyclopedia.settings.support_dense_weight)
+    pair = Extractive(encyclopedia.settings).citer.choose(question, evidence, index)
+    assert pair is not None
+    assert {s.doc_id for s, _ in pair} == {"Marrow Creek (film)", "Elsa Varga"}
+    # Without second_fact's pick the learned choice keeps each entry's introduction only.
+    assert {(s.doc_id, s.index) for s, _ in pair} == {("Marrow Creek (film)", 0), ("Elsa Varga", 0)}

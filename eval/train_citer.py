@@ -1,0 +1,149 @@
+"""Fit the extractive answerer's two-document citer (qa/citer.json) on HotpotQA train, check on dev.
+
+    .venv/bin/python eval/train_citer.py [--index index/bench-hotpotqa] [--cache /tmp/citer.json]
+
+Each question is retrieved and scored as `qa eval --setting distractor` does it; every citation
+candidate (qa.answer.citer_candidates) gets its features and a label (does its span overlap a gold
+supporting sentence). A logistic regression (numpy, L2) is fitted on train; the citation threshold
+is then chosen on train+dev for mean per-question citation F1 and printed beside the current
+answerer's figures. Weights are written as plain JSON. Test is never read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from qa.answer import CITER_FEATURES
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT.parent / "shared" / "benchmarks" / "hotpotqa"
+PER_DOCUMENT = 8  # HotpotQA paragraphs are short; longer documents' later sentences rarely link
+L2 = 0.3
+THRESHOLDS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.5)
+
+
+def dump(index_dir: Path, splits: tuple[str, ...], per_document: int) -> list[dict]:
+    from qa import metrics
+    from qa.answer import Extractive, citer_candidates, linked, second_fact
+    from qa.assistant import Assistant
+    from qa.retrieve import resolve
+    from qa.settings import Settings
+    from qa.support import score
+
+    settings = Settings.from_env(index_dir=index_dir)
+    assistant = Assistant(settings)
+    index, retriever, weights = assistant._current()
+    texts = {doc_id: stored.document.text for doc_id, stored in index.documents.items()}
+    current = Extractive(settings.with_(citer=""))
+    floor = settings.abstain_below - settings.multi_hop_leeway
+    out = []
+    for line in (BENCH / "questions.jsonl").read_text().splitlines():
+        q = json.loads(line)
+        if q.get("split") not in splits:
+            continue
+        query = resolve(q["question"], [])
+        vector = assistant.encoder.encode([query])[0]
+        hits = retriever.search(query, doc_ids=q["candidate_doc_ids"], query_vector=vector)
+        evidence = score(q["question"], vector, [], hits, index, assistant.encoder, weights, settings.support_dense_weight)
+        if not evidence:
+            continue
+        gold = metrics.gold_spans(q["supporting"], texts)
+        sentences, rows = citer_candidates(q["question"], evidence, index, per_document)
+        label = [any(metrics.Span(s.doc_id, s.start, s.end).overlaps(g) for g in gold) for s in sentences]
+        docs = sorted({s.doc_id for s in sentences})
+        hop = second_fact(q["question"], evidence[0], evidence, index, settings)
+        ids = [s.id for s in sentences]
+        draft = current.answer(q["question"], evidence, index)
+        cited = [metrics.Span(c.doc_id, c.start, c.end) for c in draft.citations]
+        out.append({
+            "split": q["split"], "n_gold": len(q["supporting"]), "rows": rows.tolist(), "label": label,
+            "doc": [s.doc_id for s in sentences],
+            "links": [[a, b] for a in docs for b in docs if a < b and linked(q["question"], index, a, b)],
+            "may_answer": evidence[0].support >= floor,
+            "hop": ids.index(hop[0].hit.sentence.id) if hop is not None else -1,
+            "current": list(metrics.citation_scores(cited, gold)) + [len(cited), int(draft.abstained)],
+        })
+    return out
+
+
+def current_f1(q: dict) -> float:
+    on_gold, gold_cited, cited, abstained = q["current"]
+    return 0.0 if abstained else f1(on_gold, gold_cited, cited, q["n_gold"])
+
+
+def policy_f1(q: dict, weights: np.ndarray, threshold: float) -> float:
+    """Citation F1 of one question as Extractive.answer would cite it (mirrors Citer.choose)."""
+    chance = 1 / (1 + np.exp(-np.asarray(q["rows"]) @ weights))
+    by_doc: dict[str, list[int]] = {}
+    for i, doc_id in enumerate(q["doc"]):
+        by_doc.setdefault(doc_id, []).append(i)
+    ranked = sorted(by_doc, key=lambda doc_id: chance[by_doc[doc_id]].max(), reverse=True)
+    if not q["may_answer"] or len(ranked) < 2 or sorted(ranked[:2]) not in q["links"]:
+        return current_f1(q)
+    picked = []
+    for doc_id in ranked[:2]:
+        members = sorted(by_doc[doc_id], key=lambda i: chance[i], reverse=True)
+        picked += [i for i in members if chance[i] >= threshold] or members[:1]
+        picked += [q["hop"]] if q["hop"] in members and q["hop"] not in picked else []
+    on_gold = sum(q["label"][i] for i in picked)
+    return f1(on_gold, min(on_gold, q["n_gold"]), len(picked), q["n_gold"])
+
+
+def f1(on_gold: int, gold_cited: int, n_cited: int, n_gold: int) -> float:
+    p = on_gold / n_cited if n_cited else 0.0
+    r = gold_cited / n_gold if n_gold else 0.0
+    return 2 * p * r / (p + r) if p + r else 0.0
+
+
+def fit(x: np.ndarray, y: np.ndarray, l2: float = 1.0, steps: int = 300) -> np.ndarray:
+    """Logistic regression by Newton's method (a few hundred rows by ~17 features)."""
+    w = np.zeros(x.shape[1])
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-x @ w))
+        grad = x.T @ (p - y) + l2 * w
+        hess = (x * (p * (1 - p))[:, None]).T @ x + l2 * np.eye(len(w))
+        step = np.linalg.solve(hess, grad)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return w
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--index", type=Path, default=ROOT / "index" / "bench-hotpotqa")
+    p.add_argument("--cache", type=Path, default=None, help="keep the dumped features here (JSON) to refit fast")
+    p.add_argument("--out", type=Path, default=ROOT / "qa" / "citer.json")
+    args = p.parse_args()
+    if args.cache and args.cache.exists():
+        data = json.loads(args.cache.read_text())
+    else:
+        data = dump(args.index, ("train", "dev"), PER_DOCUMENT)
+        if args.cache:
+            args.cache.write_text(json.dumps(data))
+    train = [q for q in data if q["split"] == "train"]
+    x = np.asarray([row for q in train for row in q["rows"]])
+    y = np.asarray([label for q in train for label in q["label"]], dtype=float)
+    weights = fit(x, y, l2=L2)
+    by_split = {split: [q for q in data if q["split"] == split] for split in ("train", "dev")}
+    print("split  current  " + "  ".join(f"t={t:.2f}" for t in THRESHOLDS))
+    for split, questions in by_split.items():
+        print(f"{split:6s} {np.mean([current_f1(q) for q in questions]):.3f}    " + "  ".join(
+            f"{np.mean([policy_f1(q, weights, t) for q in questions]):.3f}" for t in THRESHOLDS))
+    threshold = max(THRESHOLDS, key=lambda t: np.mean([policy_f1(q, weights, t) for q in data]))
+    args.out.write_text(json.dumps({
+        "features": list(CITER_FEATURES), "weights": [round(float(v), 4) for v in weights],
+        "threshold": threshold, "per_document": PER_DOCUMENT,
+        "fitted_on": f"HotpotQA train ({len(train)} questions, distractor setting), threshold on train+dev",
+    }, indent=1) + "\n")
+    print(f"threshold {threshold}; wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
