@@ -56,6 +56,7 @@ class Assistant:
                     self.encoder.name,
                     self.encoder.dimension,
                     self.settings.index_fingerprint(self.encoder.name),
+                    vector_store=self.settings.vector_store,
                 )
                 retriever = Retriever(index, self.encoder, self.settings)
                 self._loaded = (generation, index, retriever, TermWeights(index))
