@@ -13,8 +13,6 @@ from pathlib import Path
 
 from qa.settings import Limits
 
-_MEMORY_BYTES = 2 * 1024**3  # address space of each PDF child: ample for real files, not for bombs
-
 
 def read_pdf(path: Path, limits: Limits) -> tuple[str, list[int]]:
     """Return the text layer and the character offset where each page starts; raise Skip."""
@@ -23,11 +21,11 @@ def read_pdf(path: Path, limits: Limits) -> tuple[str, list[int]]:
     def bound_memory() -> None:
         import resource
 
-        resource.setrlimit(resource.RLIMIT_AS, (_MEMORY_BYTES, _MEMORY_BYTES))
+        resource.setrlimit(resource.RLIMIT_AS, (limits.pdf_memory_bytes, limits.pdf_memory_bytes))
 
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "qa.pdf", str(path), str(limits.max_pdf_pages), str(_MEMORY_BYTES)],
+            [sys.executable, "-m", "qa.pdf", str(path), str(limits.max_pdf_pages), str(limits.pdf_memory_bytes)],
             capture_output=True,
             timeout=limits.pdf_seconds,
             preexec_fn=bound_memory,

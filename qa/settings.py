@@ -21,6 +21,7 @@ class Limits:
     max_file_bytes: int = 50_000_000
     max_pdf_pages: int = 2_000
     pdf_seconds: float = 60.0
+    pdf_memory_bytes: int = 2 * 1024**3  # address space of each PDF reader: ample for real files, not bombs
     max_sentence_chars: int = 1_500  # longer "sentences" (tables, minified text) are cut at spaces
     max_block_chars: int = 20_000  # the segmenter's cost grows badly on enormous lines
 

@@ -131,14 +131,11 @@ def test_hostile_pdfs_are_refused_with_a_reason_in_bounded_time(tmp_path):
     assert time.perf_counter() - began < Limits().pdf_seconds * 2
 
 
-def test_pdf_reading_stops_at_the_memory_limit(tmp_path, monkeypatch):
-    import qa.pdf
-
+def test_pdf_reading_stops_at_the_memory_limit(tmp_path):
     path = tmp_path / "inflates.pdf"
     path.write_bytes(bomb_pdf(60_000_000))  # under pypdf's own inflate cap, over this bound
-    monkeypatch.setattr(qa.pdf, "_MEMORY_BYTES", 100 * 2**20)
     with pytest.raises(Skip, match="more than the 100 MB memory limit"):
-        read(path)
+        read(path, Limits(pdf_memory_bytes=100 * 2**20))
 
 
 def test_pdf_reading_stops_at_the_time_limit(tmp_path):
