@@ -12,30 +12,22 @@ import time
 from pathlib import Path
 
 from qa.assistant import Assistant
-from qa.metrics import Span, gold_spans
-from qa.retrieve import Retriever, resolve
+from qa.metrics import retrieval_recall
+from qa.retrieve import Retriever
 from qa.settings import Settings
 
 
 def recall(gold_path: Path, settings: Settings, split: str, distractor: bool, k: int, limit: int) -> dict:
     assistant = Assistant(settings)
     index = assistant.index
-    texts = {d: s.document.text for d, s in index.documents.items()}
     questions = [json.loads(line) for line in gold_path.open()]
     questions = [q for q in questions if q.get("split") == split and q.get("answerable", True)][: limit or None]
     out = {}
     for mode in ("dense", "bm25", "hybrid"):
         retriever = Retriever(index, assistant.encoder, settings.with_(retrieval=mode))
-        found = total = 0
         began = time.perf_counter()
-        for q in questions:
-            gold = gold_spans(q["supporting"], texts)
-            doc_ids = q.get("candidate_doc_ids") if distractor else None
-            hits = retriever.search(resolve(q["question"], q.get("history") or []), doc_ids=doc_ids, k=k)
-            spans = [Span(h.sentence.doc_id, h.sentence.start, h.sentence.end) for h in hits]
-            found += sum(1 for g in gold if any(g.overlaps(s) for s in spans))
-            total += len(gold)
-        out[mode] = {"recall": round(found / max(1, total), 4), "ms_per_query": round((time.perf_counter() - began) * 1000 / max(1, len(questions)), 1)}
+        found = retrieval_recall(index, retriever, questions, k, distractor)
+        out[mode] = {"recall": round(found, 4), "ms_per_query": round((time.perf_counter() - began) * 1000 / max(1, len(questions)), 1)}
     return {"questions": len(questions), "k": k, "distractor": distractor, "window": settings.window, **out}
 
 

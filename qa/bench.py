@@ -331,25 +331,16 @@ class Bench:
 
 
 def recall_at_k(settings, questions: list[dict], encoder, k: int) -> dict[str, float]:
-    """Share of gold supporting sentences overlapped by one of the top-k hits, per retrieval mode."""
+    """Retrieval recall@k of the gold supporting sentences, hybrid and dense."""
     from qa.assistant import Assistant
-    from qa.metrics import Span, gold_spans
-    from qa.retrieve import Retriever, resolve
+    from qa.metrics import retrieval_recall
+    from qa.retrieve import Retriever
 
     index = Assistant(settings, encoder=encoder).index
-    texts = {d: s.document.text for d, s in index.documents.items()}
-    out = {}
-    for mode in ("hybrid", "dense"):
-        retriever = Retriever(index, encoder, settings.with_(retrieval=mode))
-        found = total = 0
-        for q in questions:
-            gold = gold_spans(q["supporting"], texts)
-            hits = retriever.search(resolve(q["question"], q.get("history") or []), k=k)
-            spans = [Span(h.sentence.doc_id, h.sentence.start, h.sentence.end) for h in hits]
-            found += sum(1 for g in gold if any(g.overlaps(s) for s in spans))
-            total += len(gold)
-        out[mode] = found / max(1, total)
-    return out
+    return {
+        mode: retrieval_recall(index, Retriever(index, encoder, settings.with_(retrieval=mode)), questions, k)
+        for mode in ("hybrid", "dense")
+    }
 
 
 class CachedEncoder:
@@ -375,7 +366,9 @@ class CachedEncoder:
         else:
             self.keys = np.zeros(0, dtype="S20")
             self.vectors = np.zeros((0, base.dimension), dtype=np.float16)
-        self.rows = {key: row for row, key in enumerate(self.keys.tolist())}
+        # numpy's bytes dtype drops trailing NUL bytes on the way out, and a SHA-1 digest ends in
+        # one about once in 256 texts: pad them back, or those texts would never be found again.
+        self.rows = {key.ljust(20, b"\0"): row for row, key in enumerate(self.keys.tolist())}
 
     def encode(self, texts: list[str], batch_size: int = 64, progress: bool = False):
         import numpy as np

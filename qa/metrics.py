@@ -79,6 +79,26 @@ def gold_spans(supporting: list[dict], doc_texts: dict[str, str], doc_spans: dic
     return [span for item in supporting if (span := locate(item, doc_texts, doc_spans)) is not None]
 
 
+def retrieval_recall(index, retriever, questions: list[dict], k: int, distractor: bool = False) -> float:
+    """Share of the questions' gold supporting sentences overlapped by one of the top-k hits.
+
+    `index` and `retriever` are a loaded qa.store.Index and a qa.retrieve.Retriever over it; with
+    `distractor`, each question searches only its `candidate_doc_ids`.
+    """
+    from qa.retrieve import resolve
+
+    texts = {doc_id: stored.document.text for doc_id, stored in index.documents.items()}
+    found = total = 0
+    for q in questions:
+        gold = gold_spans(q["supporting"], texts)
+        doc_ids = q.get("candidate_doc_ids") if distractor else None
+        hits = retriever.search(resolve(q["question"], q.get("history") or []), doc_ids=doc_ids, k=k)
+        spans = [Span(h.sentence.doc_id, h.sentence.start, h.sentence.end) for h in hits]
+        found += sum(1 for g in gold if any(g.overlaps(s) for s in spans))
+        total += len(gold)
+    return found / max(1, total)
+
+
 def citation_scores(cited: list[Span], gold: list[Span]) -> tuple[int, int]:
     """(citations overlapping some gold sentence, gold sentences overlapped by some citation)."""
     matches = match(cited, [], list(gold))
