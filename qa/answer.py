@@ -105,16 +105,13 @@ class Extractive:
 
     def answer(self, question: str, evidence: list[Evidence], index: Index) -> Draft:
         floor = self.settings.abstain_below - self.settings.multi_hop_leeway
+        hop = second_fact(question, evidence[0], evidence, index, self.settings) if evidence else None
         if self.citer is not None and evidence and evidence[0].support >= floor:
-            hop = second_fact(question, evidence[0], evidence, index, self.settings)
             pair = self.citer.choose(question, evidence, index, hop[0].hit.sentence if hop else None)
             if pair is not None:  # two documents linked by a title: a multi-hop answer
                 return stated(pair)
         claims = claims_from(evidence, self.settings)
-        hop = second_fact(question, evidence[0], evidence, index, self.settings) if evidence else None
-        if not claims and hop is not None and hop[1] >= self.settings.pair_covers and (
-            evidence[0].support >= self.settings.abstain_below - self.settings.multi_hop_leeway
-        ):
+        if not claims and hop is not None and hop[1] >= self.settings.pair_covers and evidence[0].support >= floor:
             claims = [[evidence[0]]]  # neither fact alone answers, the two together do
         if not claims:
             return abstention(question)
