@@ -261,8 +261,10 @@ class Bench:
         exact = np.argsort(-(vectors @ index.vectors.T), axis=1)[:, :10]
         if str(index.manifest.get("index_type", "flat")).startswith("flat"):
             # The store searched exactly at this size: measure the HNSW it would use directly.
-            approx = _hnsw_search(index.vectors, vectors, 10)
-            source = "faiss HNSW(M=32, efSearch=128) built by the bench (the index searches exactly)"
+            from qa.vectors import HNSW_TYPE, _hnsw
+
+            approx = _hnsw(index.vectors).search(vectors, 10)[1]
+            source = f"faiss {HNSW_TYPE} built by the bench (the index searches exactly)"
         else:
             approx = [index.dense(v, 10)[0] for v in vectors]
             source = f"the index's own search ({index.manifest.get('index_type')})"
@@ -418,16 +420,6 @@ def _embedded_texts(settings) -> list[str]:
         sentences = index.document_sentences(doc_id)
         texts += [window_text(stored.document, sentences, i, settings.window, settings.embed_title) for i in range(len(sentences))]
     return texts
-
-
-def _hnsw_search(vectors, queries, k: int):
-    import faiss
-
-    index = faiss.IndexHNSWFlat(vectors.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
-    index.hnsw.efConstruction = 80
-    index.add(vectors)
-    index.hnsw.efSearch = 128
-    return index.search(queries, k)[1]
 
 
 def _write_atomically(path: Path, text: str) -> None:
