@@ -130,7 +130,9 @@ def run(url: str, users: int, seconds: float):
 
 def report(result, args) -> None:
     latencies, errors, wall = result
-    pct = lambda p: latencies[min(len(latencies) - 1, int(p * len(latencies)))] if latencies else float("nan")  # noqa: E731
+    from qa.metrics import percentile
+
+    pct = lambda p: percentile(latencies, p * 100) if latencies else float("nan")  # noqa: E731
     memory = f", server peak RSS {peak_rss_mb(args.pid):.0f} MB" if args.pid else ""
     print(f"{args.users} users for {args.seconds:.0f} s: answered {len(latencies)} ({len(latencies) / wall:.1f}/s), "
           f"errors {len(errors)}, p50 {pct(0.5):.2f} s, p95 {pct(0.95):.2f} s, p99 {pct(0.99):.2f} s, "
