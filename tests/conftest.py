@@ -53,6 +53,15 @@ def assistant(sample_index, encoder):
     return Assistant(Settings(index_dir=sample_index), encoder=encoder)
 
 
+def add_change_and_remove(corpus: Path) -> None:
+    """One of each update an incremental ingest must handle, on a copy of the sample corpus: a new
+    note (2 sentences), an article with one sentence changed (16 sentences), the other removed."""
+    (corpus / "notes.md").write_text("# Notes\nThe zebra migration starts in July.\n")
+    changed = corpus / "000_03cab0ef675863a0.txt"
+    changed.write_text(changed.read_text().replace("ground troops", "naval forces"))
+    (corpus / "001_7b5fe780b854878b.txt").unlink()
+
+
 @pytest.fixture
 def corpus_copy(tmp_path) -> Path:
     target = tmp_path / "docs"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import ROOT, add_change_and_remove
 
 from qa import store
 from qa.assistant import Assistant
@@ -30,10 +30,7 @@ def test_incremental_reingest_updates_replaces_and_drops(tmp_path, corpus_copy, 
     again = ingest([corpus_copy], settings, encoder=encoder)
     assert again.embedded == 0 and again.count("unchanged") == 2
 
-    (corpus_copy / "notes.md").write_text("# Notes\nThe zebra migration starts in July.\n")
-    changed = corpus_copy / "000_03cab0ef675863a0.txt"
-    changed.write_text(changed.read_text().replace("ground troops", "naval forces"))
-    (corpus_copy / "001_7b5fe780b854878b.txt").unlink()
+    add_change_and_remove(corpus_copy)
     report = ingest([corpus_copy], settings, encoder=encoder)
     assert report.removed == 1 and report.documents == 2
     assert report.embedded == 16 + 2  # the changed article and the new note only

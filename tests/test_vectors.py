@@ -5,7 +5,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import CORPUS, GROUND_TROOPS
+from conftest import CORPUS, GROUND_TROOPS, add_change_and_remove
 from test_cli import qa
 
 from qa import store, vectors
@@ -100,10 +100,7 @@ def test_milvus_incremental_update_replaces_drops_and_cleans_up(tmp_path, corpus
     again = ingest([corpus_copy], settings, encoder=encoder)
     assert again.embedded == 0 and again.count("unchanged") == 2
 
-    (corpus_copy / "notes.md").write_text("# Notes\nThe zebra migration starts in July.\n")
-    changed = corpus_copy / "000_03cab0ef675863a0.txt"
-    changed.write_text(changed.read_text().replace("ground troops", "naval forces"))
-    (corpus_copy / "001_7b5fe780b854878b.txt").unlink()
+    add_change_and_remove(corpus_copy)
     report = ingest([corpus_copy], settings, encoder=encoder)
     assert report.removed == 1 and report.documents == 2 and report.embedded == 16 + 2
     index = open_(settings, encoder)
