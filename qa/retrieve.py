@@ -49,13 +49,13 @@ class Retriever:
         k: int | None = None,
         query_vector: np.ndarray | None = None,
     ) -> list[Hit]:
-        k = k or self.settings.top_k
         index = self.index
         if not index.sentences:
             return []
         rows = index.rows_of(doc_ids) if doc_ids is not None else None
         if rows is not None and not len(rows):
             return []
+        k = k or (self.settings.restricted_top_k if rows is not None else self.settings.top_k)
         if query_vector is None:
             query_vector = self.encoder.encode([query])[0]
         n = self.settings.candidates

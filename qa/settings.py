@@ -48,6 +48,9 @@ class Settings:
     retrieval: str = "hybrid"  # "hybrid" | "dense" | "bm25" (the single ones exist to measure against)
     candidates: int = 40  # taken from each of dense and BM25 before fusion
     top_k: int = 10
+    # A search restricted to a few given documents (doc_ids) keeps more sentences: the pool is
+    # small, so the answerer can weigh nearly all of it instead of the ten best.
+    restricted_top_k: int = 40
     rrf_k: int = 60
 
     # --- answering ---
