@@ -11,7 +11,7 @@ from pathlib import Path
 
 from qa import store
 from qa.answer import Answerer, Extractive
-from qa.embedding import Encoder, default_encoder
+from qa.embedding import Encoder, default_encoder, model_queried_by
 from qa.errors import UserError
 from qa.retrieve import Retriever, resolve
 from qa.settings import Settings
@@ -36,7 +36,9 @@ class Assistant:
 
     def __init__(self, settings: Settings | None = None, encoder: Encoder | None = None) -> None:
         self.settings = settings or Settings.from_env()
-        self.encoder = encoder or default_encoder()
+        # Questions are embedded at full precision, whichever way the documents were (int8 or
+        # fp32: see qa.embedding.model_queried_by).
+        self.encoder = encoder or default_encoder("fp32")
         self._lock = threading.Lock()
         self._loaded: tuple[str, Index, Retriever, TermWeights] | None = None
         self._answerers: dict[str, Answerer] = {}
@@ -51,11 +53,13 @@ class Assistant:
             generation = ""
         with self._lock:
             if self._loaded is None or self._loaded[0] != generation:
+                # Read per generation: a rebuild may have embedded its documents another way.
+                model = model_queried_by(self.encoder, store.recorded_model(index_dir))
                 index = store.open_index(
                     index_dir,
-                    self.encoder.name,
+                    model,
                     self.encoder.dimension,
-                    self.settings.index_fingerprint(self.encoder.name),
+                    self.settings.index_fingerprint(model),
                     vector_store=self.settings.vector_store,
                 )
                 retriever = Retriever(index, self.encoder, self.settings)

@@ -128,7 +128,7 @@ class Bench:
 
     # -- ingest against the llama-index reference --------------------------------------------
     def ingest_comparison(self) -> None:
-        from qa.embedding import MiniLM, OnnxMiniLM
+        from qa.embedding import MiniLM, default_encoder
         from qa.ingest import ingest
         from qa.settings import Settings
 
@@ -139,9 +139,11 @@ class Bench:
             _write_atomically_as_folder(folder, {f"{i:05d}.txt": f"{d['title']}\n{d['text']}\n" for i, d in enumerate(docs)})
         say(f"ingest comparison on {len(docs)} documents ({folder})")
 
-        encoder = OnnxMiniLM()
-        encoder.encode(["warm up"])  # model loading is left out of every pipeline's time
         settings = Settings(index_dir=self.work / "slice-index")
+        encoder = default_encoder(settings.embedding)
+        fp32 = default_encoder("fp32")
+        for model in (encoder, fp32):
+            model.encode(["warm up"])  # model loading is left out of every pipeline's time
         shutil.rmtree(settings.index_dir, ignore_errors=True)  # a fresh ingest: nothing to reuse
         report, ours = _timed(lambda: ingest([folder], settings, encoder=encoder, rebuild=True))
         sentences = report.sentences
@@ -152,8 +154,12 @@ class Bench:
         _, embed = _timed(lambda: encoder.encode(texts))
         self.put("embed_only_sentences_per_s", sentences / embed)
         self.put("pipeline_efficiency", (sentences / ours) / (sentences / embed), 3)
-        say(f"  model alone (onnxruntime fp32, same texts): {sentences / embed:.0f} sentences/s; "
+        say(f"  model alone (onnxruntime {settings.embedding}, same texts): {sentences / embed:.0f} sentences/s; "
             f"pipeline efficiency {embed / ours:.2f}")
+        if fp32 is not encoder:
+            _, fp32_embed = _timed(lambda: fp32.encode(texts))
+            self.put("onnx_fp32_embed_only_sentences_per_s", sentences / fp32_embed)
+            say(f"  model alone (onnxruntime fp32, same texts): {sentences / fp32_embed:.0f} sentences/s")
 
         reference = MiniLM()
         reference.encode(["warm up"])
@@ -198,7 +204,7 @@ class Bench:
     def large_index(self):
         """An index of at least `index_sentences` sentences, kept between runs."""
         from qa.assistant import Assistant
-        from qa.embedding import OnnxMiniLM
+        from qa.embedding import default_encoder
         from qa.errors import UserError
         from qa.ingest import ingest
         from qa.settings import Settings
@@ -210,12 +216,13 @@ class Bench:
         corpus = self.work / f"corpus-{len(docs)}.jsonl"
         if not corpus.is_file():
             _write_atomically(corpus, "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs))
-        settings = Settings(index_dir=self.work / f"index-{len(docs)}")
+        settings = Settings()
+        settings = settings.with_(index_dir=self.work / f"index-{len(docs)}-{settings.embedding}")
         assistant = Assistant(settings)
         try:
             n = len(assistant.index.sentences)
         except UserError:
-            encoder = CachedEncoder(OnnxMiniLM(), self.cache)
+            encoder = CachedEncoder(default_encoder(settings.embedding), self.cache)
             say(f"building the large index from {corpus} (embeddings cached in {self.cache}) …")
             report, seconds = _timed(lambda: ingest([corpus], settings, encoder=encoder, rebuild=True, progress=True))
             say(f"  {report.sentences} sentences in {seconds:.0f} s ({encoder.fresh} embedded now, the rest cached)")
@@ -303,8 +310,9 @@ class Bench:
 
     # -- retrieval quality -------------------------------------------------------------------
     def hotpot_recall(self) -> None:
-        """Recall@10 of the gold sentences of HotpotQA dev in the open setting (eval/retrieval.py)."""
-        from qa.embedding import OnnxMiniLM
+        """Recall@10 of the gold sentences of HotpotQA dev in the open setting (eval/retrieval.py),
+        with the configured encoder and, beside it, the fp32 model's (the recall to keep)."""
+        from qa.embedding import default_encoder
         from qa.ingest import ingest
         from qa.settings import Settings
 
@@ -319,28 +327,33 @@ class Bench:
         corpus = self.work / f"hotpotqa-{len(docs)}.jsonl"
         if not corpus.is_file():
             _write_atomically(corpus, "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs))
-        settings = Settings(index_dir=self.work / f"hotpotqa-index-{len(docs)}")
-        encoder = CachedEncoder(OnnxMiniLM(), self.cache)
-        ingest([corpus], settings, encoder=encoder)  # unchanged documents cost only a check
-        out = recall_at_k(settings, questions, encoder.base, 10)
-        self.put("hotpotqa_dev_recall_at_10", out["hybrid"], 4)
-        self.put("hotpotqa_dev_dense_recall_at_10", out["dense"], 4)
-        say(f"HotpotQA dev recall@10 ({len(questions)} questions, {len(docs)} paragraphs): hybrid {out['hybrid']:.4f}, "
-            f"dense {out['dense']:.4f}")
+        configured = Settings().embedding
+        for precision in dict.fromkeys((configured, "fp32")):
+            settings = Settings(index_dir=self.work / f"hotpotqa-index-{len(docs)}-{precision}", embedding=precision)
+            encoder = CachedEncoder(default_encoder(precision), self.cache)
+            ingest([corpus], settings, encoder=encoder)  # unchanged documents cost only a check
+            out = recall_at_k(settings, questions, 10)
+            suffix = "" if precision == configured else f"_{precision}"
+            self.put(f"hotpotqa_dev_recall_at_10{suffix}", out["hybrid"], 4)
+            self.put(f"hotpotqa_dev_dense_recall_at_10{suffix}", out["dense"], 4)
+            say(f"HotpotQA dev recall@10 ({len(questions)} questions, {len(docs)} paragraphs, {precision} documents, fp32 questions): "
+                f"hybrid {out['hybrid']:.4f}, dense {out['dense']:.4f}")
 
     def put(self, key: str, value, digits: int = 1) -> None:
         self.figures[key] = round(value, digits) if isinstance(value, float) else value
 
 
-def recall_at_k(settings, questions: list[dict], encoder, k: int) -> dict[str, float]:
-    """Retrieval recall@k of the gold supporting sentences, hybrid and dense."""
+def recall_at_k(settings, questions: list[dict], k: int) -> dict[str, float]:
+    """Retrieval recall@k of the gold supporting sentences, hybrid and dense, with questions
+    embedded as the assistant embeds them."""
     from qa.assistant import Assistant
     from qa.metrics import retrieval_recall
     from qa.retrieve import Retriever
 
-    index = Assistant(settings, encoder=encoder).index
+    assistant = Assistant(settings)
+    index = assistant.index
     return {
-        mode: retrieval_recall(index, Retriever(index, encoder, settings.with_(retrieval=mode)), questions, k)
+        mode: retrieval_recall(index, Retriever(index, assistant.encoder, settings.with_(retrieval=mode)), questions, k)
         for mode in ("hybrid", "dense")
     }
 

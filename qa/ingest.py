@@ -20,7 +20,7 @@ import numpy as np
 
 from qa import store
 from qa.documents import Skip, discover, load
-from qa.embedding import Encoder, default_encoder
+from qa.embedding import Encoder, encoder_for
 from qa.errors import UserError
 from qa.sentences import split
 from qa.settings import Settings
@@ -49,7 +49,8 @@ def ingest(
     from filelock import FileLock, Timeout
 
     began = time.perf_counter()
-    encoder = encoder or default_encoder()
+    # An index is updated with the encoder that built it; a new or rebuilt one gets the setting's.
+    encoder = encoder or encoder_for(None if rebuild else store.recorded_model(settings.index_dir), settings.embedding)
     settings.index_dir.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(settings.index_dir / ".lock"))
     try:

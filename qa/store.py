@@ -311,6 +311,17 @@ def exists(index_dir: Path) -> bool:
     return (index_dir / "CURRENT").is_file()
 
 
+def recorded_model(index_dir: Path) -> str | None:
+    """The model the index's manifest names, unverified (open_index checks everything), so the
+    caller can load that model before opening it; None when there is no readable index."""
+    try:
+        folder = index_dir / (index_dir / "CURRENT").read_text().strip()
+        model = json.loads((folder / "manifest.json").read_text()).get("model")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return model if isinstance(model, str) else None
+
+
 def open_index(
     index_dir: Path, model: str, dimension: int, fingerprint: str, vector_store: str | None = None
 ) -> Index:

@@ -22,7 +22,9 @@ GROUND_TROOPS = {"000_03cab0ef675863a0.txt": 6, "001_7b5fe780b854878b.txt": 9}
 def encoder():
     from qa.embedding import default_encoder
 
-    model = default_encoder()
+    from qa.settings import Settings
+
+    model = default_encoder(Settings().embedding)  # what embeds documents (questions: fp32)
     model.warm_up()
     return model
 
@@ -46,11 +48,12 @@ def index_copy(sample_index, tmp_path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def assistant(sample_index, encoder):
+def assistant(sample_index):
+    """As the front ends make it: questions embedded at full precision."""
     from qa.assistant import Assistant
     from qa.settings import Settings
 
-    return Assistant(Settings(index_dir=sample_index), encoder=encoder)
+    return Assistant(Settings(index_dir=sample_index))
 
 
 def add_change_and_remove(corpus: Path) -> None:

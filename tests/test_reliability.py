@@ -63,13 +63,13 @@ def announce(phase, call):
 
 seen = set()
 qa.ingest.load = announce("reading", qa.ingest.load)
-def announcing_encoder(make=qa.ingest.default_encoder):
-    encoder = make()
+def announcing_encoder(*args, make=qa.ingest.encoder_for):
+    encoder = make(*args)
     encoder.encode(["load the model now: loading is not embedding"])
     encoder.encode = announce("embedding", encoder.encode)
     return encoder
 
-qa.ingest.default_encoder = announcing_encoder
+qa.ingest.encoder_for = announcing_encoder
 qa.store.write = announce("writing", qa.store.write)
 code = main(sys.argv[1:])
 print("@phase done", time.monotonic(), flush=True)
