@@ -24,10 +24,19 @@ _PARAGRAPHS = re.compile(r"\S(?:.|\n(?![ \t]*\n))*")  # runs of text separated b
 _HAS_WORD = re.compile(r"\w")
 
 
+# pysbd builds regular expressions from each abbreviation and number it meets: about 2,500
+# distinct patterns on the bench's 1,851-sentence slice. Python's re module keeps only 512 compiled,
+# so pysbd compiled the same ones again and again (two thirds of splitting time in a profile). A
+# larger cache: 2.8 s -> 2.2 s on a first pass over that slice, 1.5 s on later ones.
+_RE_CACHE = 4096
+
+
 @lru_cache(maxsize=1)
 def _segmenter():
     import pysbd
 
+    if getattr(re, "_MAXCACHE", _RE_CACHE) < _RE_CACHE:  # a CPython detail: absent, nothing to do
+        re._MAXCACHE = _RE_CACHE
     return pysbd.Segmenter(language="en", clean=False)
 
 
