@@ -1,12 +1,15 @@
-"""Fit the extractive answerer's two-document citer (qa/citer.json) on HotpotQA train, check on dev.
+"""Fit the extractive answerer's two-document citer (qa/citer.json) on HotpotQA train and dev.
 
     .venv/bin/python eval/train_citer.py [--index index/bench-hotpotqa] [--cache /tmp/citer.json]
 
 Each question is retrieved and scored as `qa eval --setting distractor` does it; every citation
 candidate (qa.answer.citer_candidates) gets its features and a label (does its span overlap a gold
-supporting sentence). A logistic regression (numpy, L2) is fitted on train; the citation threshold
-is then chosen on train+dev for mean per-question citation F1 and printed beside the current
-answerer's figures. Weights are written as plain JSON. Test is never read.
+supporting sentence), and every title-linked pair of retrieved documents (qa.answer.citer_pairs)
+its features and a label (is it the gold pair). Two logistic regressions (numpy, L2), sentences
+first, then pairs with the sentence model's chances, are cross-fitted (train -> dev, dev -> train)
+and the mean per-question citation F1 printed for each threshold beside the rule-based answerer's;
+the shipped weights are then fitted on train+dev with the threshold best on that cross-fit.
+Weights are written as plain JSON. Test is never read.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.answer import CITER_FEATURES
+from qa.answer import CITER_FEATURES, PAIR_FEATURES, pair_scores
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT.parent / "shared" / "benchmarks" / "hotpotqa"
@@ -29,7 +32,7 @@ THRESHOLDS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.5)
 
 def dump(index_dir: Path, splits: tuple[str, ...], per_document: int) -> list[dict]:
     from qa import metrics
-    from qa.answer import Extractive, citer_candidates, linked, second_fact
+    from qa.answer import Extractive, citer_candidates, citer_pairs, second_fact
     from qa.assistant import Assistant
     from qa.retrieve import resolve
     from qa.settings import Settings
@@ -55,7 +58,8 @@ def dump(index_dir: Path, splits: tuple[str, ...], per_document: int) -> list[di
         gold = metrics.gold_spans(q["supporting"], texts)
         sentences, rows = citer_candidates(q["question"], evidence, index, per_document)
         label = [any(metrics.Span(s.doc_id, s.start, s.end).overlaps(g) for g in gold) for s in sentences]
-        docs = sorted({s.doc_id for s in sentences})
+        pairs, pair_rows = citer_pairs(q["question"], evidence, index)
+        gold_docs = {g["doc_id"] for g in q["supporting"]}
         hop = second_fact(q["question"], evidence[0], evidence, index, settings)
         ids = [s.id for s in sentences]
         draft = current.answer(q["question"], evidence, index)
@@ -63,7 +67,8 @@ def dump(index_dir: Path, splits: tuple[str, ...], per_document: int) -> list[di
         out.append({
             "split": q["split"], "n_gold": len(q["supporting"]), "rows": rows.tolist(), "label": label,
             "doc": [s.doc_id for s in sentences],
-            "links": [[a, b] for a in docs for b in docs if a < b and linked(q["question"], index, a, b)],
+            "pairs": [list(p) for p in pairs], "pair_rows": pair_rows.tolist(),
+            "pair_label": [set(p) == gold_docs for p in pairs],
             "may_answer": evidence[0].support >= floor,
             "hop": ids.index(hop[0].hit.sentence.id) if hop is not None else -1,
             "current": list(metrics.citation_scores(cited, gold)) + [len(cited), int(draft.abstained)],
@@ -76,17 +81,26 @@ def current_f1(q: dict) -> float:
     return 0.0 if abstained else f1(on_gold, gold_cited, cited, q["n_gold"])
 
 
-def policy_f1(q: dict, weights: np.ndarray, threshold: float) -> float:
-    """Citation F1 of one question as Extractive.answer would cite it (mirrors Citer.choose)."""
+def chances(q: dict, weights: np.ndarray) -> tuple[np.ndarray, dict[str, list[int]], dict[str, float]]:
+    """Each candidate's chance, the candidates of each document, each document's best chance."""
     chance = 1 / (1 + np.exp(-np.asarray(q["rows"]) @ weights))
     by_doc: dict[str, list[int]] = {}
     for i, doc_id in enumerate(q["doc"]):
         by_doc.setdefault(doc_id, []).append(i)
-    ranked = sorted(by_doc, key=lambda doc_id: chance[by_doc[doc_id]].max(), reverse=True)
-    if not q["may_answer"] or len(ranked) < 2 or sorted(ranked[:2]) not in q["links"]:
+    return chance, by_doc, {doc_id: float(chance[members].max()) for doc_id, members in by_doc.items()}
+
+
+def policy_f1(q: dict, weights: np.ndarray, pair_weights: np.ndarray, threshold: float) -> float:
+    """Citation F1 of one question as Extractive.answer would cite it (mirrors Citer.choose)."""
+    if not q["may_answer"] or not q["pairs"]:
         return current_f1(q)
+    chance, by_doc, best = chances(q, weights)
+    pairs = [tuple(p) for p in q["pairs"]]
+    if not any(max(best, key=best.get) in pair for pair in pairs):
+        return current_f1(q)
+    pair = pairs[int(np.argmax(pair_scores(pairs, np.asarray(q["pair_rows"]), best, pair_weights)))]
     picked = []
-    for doc_id in ranked[:2]:
+    for doc_id in pair:
         members = sorted(by_doc[doc_id], key=lambda i: chance[i], reverse=True)
         picked += [i for i in members if chance[i] >= threshold] or members[:1]
         picked += [q["hop"]] if q["hop"] in members and q["hop"] not in picked else []
@@ -114,6 +128,23 @@ def fit(x: np.ndarray, y: np.ndarray, l2: float = 1.0, steps: int = 300) -> np.n
     return w
 
 
+def fit_citer(questions: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    """The sentence model, then the pair model over the sentence model's chances."""
+    x = np.asarray([row for q in questions for row in q["rows"]])
+    y = np.asarray([label for q in questions for label in q["label"]], dtype=float)
+    weights = fit(x, y, l2=L2)
+    rows, labels = [], []
+    for q in questions:
+        if q["pairs"]:
+            best = chances(q, weights)[2]
+            pair_rows = np.asarray(q["pair_rows"])
+            pair_rows[:, 1] = [best[a] + best[b] for a, b in q["pairs"]]
+            pair_rows[:, 2] = [min(best[a], best[b]) for a, b in q["pairs"]]
+            rows.append(pair_rows)
+            labels += q["pair_label"]
+    return weights, fit(np.vstack(rows), np.asarray(labels, dtype=float), l2=L2)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--index", type=Path, default=ROOT / "index" / "bench-hotpotqa")
@@ -126,20 +157,23 @@ def main() -> int:
         data = dump(args.index, ("train", "dev"), PER_DOCUMENT)
         if args.cache:
             args.cache.write_text(json.dumps(data))
-    train = [q for q in data if q["split"] == "train"]
-    x = np.asarray([row for q in train for row in q["rows"]])
-    y = np.asarray([label for q in train for label in q["label"]], dtype=float)
-    weights = fit(x, y, l2=L2)
     by_split = {split: [q for q in data if q["split"] == split] for split in ("train", "dev")}
-    print("split  current  " + "  ".join(f"t={t:.2f}" for t in THRESHOLDS))
-    for split, questions in by_split.items():
-        print(f"{split:6s} {np.mean([current_f1(q) for q in questions]):.3f}    " + "  ".join(
-            f"{np.mean([policy_f1(q, weights, t) for q in questions]):.3f}" for t in THRESHOLDS))
-    threshold = max(THRESHOLDS, key=lambda t: np.mean([policy_f1(q, weights, t) for q in data]))
+    print("fit on -> scored on  current  " + "  ".join(f"t={t:.2f}" for t in THRESHOLDS))
+    crossed = []
+    for fitted, scored in (("train", "dev"), ("dev", "train")):
+        weights, pair_weights = fit_citer(by_split[fitted])
+        figures = [np.mean([policy_f1(q, weights, pair_weights, t) for q in by_split[scored]]) for t in THRESHOLDS]
+        crossed.append(figures)
+        print(f"{fitted:5s} -> {scored:5s}        {np.mean([current_f1(q) for q in by_split[scored]]):.3f}    "
+              + "  ".join(f"{v:.3f}" for v in figures))
+    threshold = THRESHOLDS[int(np.argmax(np.mean(crossed, axis=0)))]
+    weights, pair_weights = fit_citer(data)
     args.out.write_text(json.dumps({
         "features": list(CITER_FEATURES), "weights": [round(float(v), 4) for v in weights],
+        "pair_features": list(PAIR_FEATURES), "pair_weights": [round(float(v), 4) for v in pair_weights],
         "threshold": threshold, "per_document": PER_DOCUMENT,
-        "fitted_on": f"HotpotQA train ({len(train)} questions, distractor setting), threshold on train+dev",
+        "fitted_on": f"HotpotQA train+dev ({len(data)} questions, distractor setting); features, L2 and "
+                     "threshold chosen by cross-fitting train -> dev and dev -> train",
     }, indent=1) + "\n")
     print(f"threshold {threshold}; wrote {args.out}", file=sys.stderr)
     return 0

@@ -6,8 +6,9 @@ question that needs two facts gets a second one from a document linked to the fi
 (see second_fact), and a sentence that leans on its document's first sentence for its subject
 ("He was born in …") is cited with it. It abstains when even the best sentence's support is
 below the calibrated threshold, unless a linked second fact makes up what the best one lacks.
-When the two most likely documents are linked by a title, a small learned model (Citer, plain
-JSON weights fitted by eval/train_citer.py) chooses which of their sentences to cite instead.
+When the likeliest document is linked by a title to another retrieved one, a small learned model
+(Citer, plain JSON weights fitted by eval/train_citer.py) chooses which two documents and which of
+their sentences to cite instead.
 """
 
 from __future__ import annotations
@@ -274,55 +275,115 @@ def citer_candidates(question: str, evidence: list[Evidence], index: Index,
     return sentences, np.asarray(rows, dtype=float)
 
 
+PAIR_FEATURES = (
+    "bias", "sum", "min", "one_in_question", "bridge", "links", "cover", "gain", "title_share", "doc_cosine",
+)
+
+
+def citer_pairs(question: str, evidence: list[Evidence], index: Index) -> tuple[list[tuple[str, str]], np.ndarray]:
+    """The title-linked pairs of retrieved documents a two-document citation may choose from, with
+    one feature row each; "sum" and "min" (of the two documents' best sentence chances) are left
+    at zero for the caller to fill in from the sentence model.
+
+    Ranking documents one by one picks the right pair for only ~68% of HotpotQA questions; the
+    pair itself says more: whether the question names one title only and that document names the
+    other's (a bridge), how many title links join them, the share of the question's terms the two
+    documents hold together and what the second adds to the first, how much of each title the
+    question holds, and how close each document's best sentence is to the question.
+    """
+    doc_ids = list(dict.fromkeys(item.hit.sentence.doc_id for item in evidence))
+    pairs = [(a, b) for i, a in enumerate(doc_ids) for b in doc_ids[i + 1:] if linked(question, index, a, b)]
+    if not pairs:
+        return [], np.zeros((0, len(PAIR_FEATURES)))
+    documents = {doc_id: index.documents[doc_id].document for doc_id in doc_ids}
+    cosine: dict[str, float] = {}
+    for item in evidence:
+        doc_id = item.hit.sentence.doc_id
+        cosine[doc_id] = max(cosine.get(doc_id, -1.0), item.cosine)
+    asked = terms(question)
+    held = dict(zip(doc_ids, terms_of([f"{d.title} {d.text}" for d in documents.values()])))
+    subjects = dict(zip(doc_ids, terms_of([_DISAMBIGUATION.sub("", d.title) for d in documents.values()])))
+    in_question = {doc_id: names_subject(d.title, question) for doc_id, d in documents.items()}
+
+    def names(a: str, b: str) -> bool:
+        return names_subject(documents[b].title, documents[a].text)
+
+    rows = []
+    for a, b in pairs:
+        share = [len(asked & held[d]) / max(1, len(asked)) for d in (a, b)]
+        together = len(asked & (held[a] | held[b])) / max(1, len(asked))
+        rows.append((
+            1.0, 0.0, 0.0, float(in_question[a] != in_question[b]),
+            float(in_question[a] != in_question[b] and (names(a, b) if in_question[a] else names(b, a))),
+            float(names(a, b)) + float(names(b, a)), together, together - max(share),
+            sum(len(subjects[d] & asked) / max(1, len(subjects[d])) for d in (a, b)), cosine[a] + cosine[b],
+        ))
+    return pairs, np.asarray(rows, dtype=float)
+
+
+def pair_scores(pairs: list[tuple[str, str]], rows: np.ndarray, best: dict[str, float],
+                weights: np.ndarray) -> np.ndarray:
+    """Each pair's score: its rows with the documents' best sentence chances filled in."""
+    rows = rows.copy()
+    rows[:, 1] = [best[a] + best[b] for a, b in pairs]
+    rows[:, 2] = [min(best[a], best[b]) for a, b in pairs]
+    return rows @ weights
+
+
 @dataclass(frozen=True)
 class Citer:
-    """Which sentences of two title-linked documents to cite: a logistic regression over
-    CITER_FEATURES fitted on HotpotQA train by eval/train_citer.py (plain JSON, no pickle).
+    """Which two title-linked documents to cite and which of their sentences: two logistic
+    regressions fitted on HotpotQA by eval/train_citer.py (plain JSON, no pickle), one over
+    CITER_FEATURES for each sentence, one over PAIR_FEATURES for each linked pair of documents.
 
     The rules above pick the second document right only ~60% of the time on HotpotQA; a learned
-    sentence probability, its maximum as the document's score, and a threshold tuned for
-    citation F1 do better (see eval/benchmarks.md). It only answers when the two best documents
-    are linked by a title (the question names the second's, or one document names the other's),
+    pair score, then each chosen document's sentences above a threshold tuned for citation F1,
+    do better (see eval/benchmarks.md). It only answers when the likeliest document is linked by a
+    title to another retrieved one (the question names one's, or one document names the other's),
     so single-subject corpora keep the rule-based answer and its corroboration.
     """
 
     weights: np.ndarray
+    pair_weights: np.ndarray
     threshold: float
     per_document: int
 
     @classmethod
     def load(cls, path: Path) -> Citer:
         fitted = json.loads(path.read_text())
-        if tuple(fitted["features"]) != CITER_FEATURES:
+        if tuple(fitted["features"]) != CITER_FEATURES or tuple(fitted.get("pair_features", ())) != PAIR_FEATURES:
             raise ValueError(f"{path} was fitted on other features: run eval/train_citer.py again")
-        return cls(np.asarray(fitted["weights"], dtype=float), float(fitted["threshold"]), int(fitted["per_document"]))
+        return cls(np.asarray(fitted["weights"], dtype=float), np.asarray(fitted["pair_weights"], dtype=float),
+                   float(fitted["threshold"]), int(fitted["per_document"]))
 
     def choose(self, question: str, evidence: list[Evidence], index: Index,
                fact: Sentence | None = None) -> list[tuple[Sentence, float]] | None:
-        """The cited sentences with their scores, best document first, or None when the two
-        best documents are not linked. `fact` (second_fact's pick, which holds what the best
-        sentence lacks: often the answer itself) is cited too when it lies in one of them; on
-        HotpotQA train and dev that leaves citation F1 as it was (+0.006 and -0.001)."""
-        retrieved = list(dict.fromkeys(item.hit.sentence.doc_id for item in evidence))
-        if not any(linked(question, index, a, b) for i, a in enumerate(retrieved) for b in retrieved[i + 1:]):
-            return None  # the cheap check first: most questions on a single-subject corpus stop here
+        """The cited sentences with their scores, best document first, or None when the likeliest
+        document is linked to no other retrieved one. `fact` (second_fact's pick, which holds what
+        the best sentence lacks: often the answer itself) is cited too when it lies in one of them."""
+        pairs, pair_rows = citer_pairs(question, evidence, index)
+        if not pairs:
+            return None  # most questions on a single-subject corpus stop here
         sentences, rows = citer_candidates(question, evidence, index, self.per_document)
         chance = 1 / (1 + np.exp(-rows @ self.weights))
         by_doc: dict[str, list[int]] = {}
         for i, sentence in enumerate(sentences):
             by_doc.setdefault(sentence.doc_id, []).append(i)
-        ranked = sorted(by_doc, key=lambda doc_id: chance[by_doc[doc_id]].max(), reverse=True)
-        if len(ranked) < 2 or not linked(question, index, ranked[0], ranked[1]):
+        best = {doc_id: float(chance[members].max()) for doc_id, members in by_doc.items()}
+        if not any(max(best, key=best.get) in pair for pair in pairs):
+            # The likeliest document stands alone: a single-subject answer (costs 0.01 of HotpotQA
+            # citation F1, and keeps an unrelated linked pair from answering a one-fact question).
             return None
+        pair = pairs[int(np.argmax(pair_scores(pairs, pair_rows, best, self.pair_weights)))]
         support = {item.hit.sentence.id: item.support for item in evidence}
         chosen = []
-        for doc_id in ranked[:2]:
+        for doc_id in sorted(pair, key=best.get, reverse=True):
             members = sorted(by_doc[doc_id], key=lambda i: chance[i], reverse=True)
             picked = [i for i in members if chance[i] >= self.threshold] or members[:1]
             picked += [i for i in members if fact is not None and sentences[i].id == fact.id and i not in picked]
-            best = max(support.get(sentences[i].id, 0.0) for i in members)
+            top = max(support.get(sentences[i].id, 0.0) for i in members)
             # A sentence retrieval left out is cited on the strength of its document's best one.
-            chosen += [(sentences[i], support.get(sentences[i].id, best))
+            chosen += [(sentences[i], support.get(sentences[i].id, top))
                        for i in sorted(picked, key=lambda i: sentences[i].index)]
         return chosen
 

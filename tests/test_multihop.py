@@ -83,11 +83,12 @@ def test_sentence_vectors_are_the_sentences_own_and_encoded_once(encyclopedia, e
 def test_the_shipped_citer_weights_fit_the_features_the_answerer_computes():
     from pathlib import Path
 
-    from qa.answer import CITER_FEATURES, Citer
+    from qa.answer import CITER_FEATURES, PAIR_FEATURES, Citer
     from qa.settings import Settings
 
     citer = Citer.load(Path(Settings().citer))
     assert citer.weights.shape == (len(CITER_FEATURES),) and 0 < citer.threshold < 1
+    assert citer.pair_weights.shape == (len(PAIR_FEATURES),)
 
 
 def test_a_citer_fitted_on_other_features_is_refused(tmp_path):
@@ -97,6 +98,16 @@ def test_a_citer_fitted_on_other_features_is_refused(tmp_path):
     stale.write_text(json.dumps({"features": ["bias"], "weights": [0.0], "threshold": 0.3, "per_document": 8}))
     with pytest.raises(ValueError, match="train_citer"):
         Citer.load(stale)
+
+
+def test_a_citer_without_the_pair_model_is_refused(tmp_path):
+    from qa.answer import CITER_FEATURES, Citer
+
+    sentences_only = tmp_path / "citer.json"
+    sentences_only.write_text(json.dumps({"features": list(CITER_FEATURES), "weights": [0.0] * len(CITER_FEATURES),
+                                          "threshold": 0.3, "per_document": 8}))
+    with pytest.raises(ValueError, match="train_citer"):
+        Citer.load(sentences_only)
 
 
 def test_documents_are_linked_by_a_title_named_in_the_other_or_in_the_question(encyclopedia):
@@ -110,15 +121,55 @@ def test_documents_are_linked_by_a_title_named_in_the_other_or_in_the_question(e
 
 def test_the_learned_citer_picks_the_two_linked_documents(encyclopedia):
     from qa.answer import Extractive
-    from qa.support import score
 
     question = "In which city was the director of Marrow Creek born?"
-    index, retriever, weights = encyclopedia._current()
-    vector = encyclopedia.encoder.encode([question])[0]
-    evidence = score(question, vector, [], retriever.search(question, query_vector=vector), index,
-                     encyclopedia.encoder, weights, encyclopedia.settings.support_dense_weight)
+    index, evidence = _evidence(encyclopedia, question)
     pair = Extractive(encyclopedia.settings).citer.choose(question, evidence, index)
     assert pair is not None
     assert {s.doc_id for s, _ in pair} == {"Marrow Creek (film)", "Elsa Varga"}
-    # Without second_fact's pick the learned choice keeps each entry's introduction only.
-    assert {(s.doc_id, s.index) for s, _ in pair} == {("Marrow Creek (film)", 0), ("Elsa Varga", 0)}
+    # Even without second_fact's pick: each entry's introduction, and where she was born.
+    assert {(s.doc_id, s.index) for s, _ in pair} == {("Marrow Creek (film)", 0), ("Elsa Varga", 0), ("Elsa Varga", 1)}
+
+
+def _evidence(assistant, question):
+    from qa.support import score
+
+    index, retriever, weights = assistant._current()
+    vector = assistant.encoder.encode([question])[0]
+    return index, score(question, vector, [], retriever.search(question, query_vector=vector), index,
+                        assistant.encoder, weights, assistant.settings.support_dense_weight)
+
+
+def test_only_linked_pairs_are_candidates_and_a_bridge_is_marked(encyclopedia):
+    from qa.answer import PAIR_FEATURES, citer_pairs
+
+    question = "In which city was the director of Marrow Creek born?"
+    index, evidence = _evidence(encyclopedia, question)
+    pairs, rows = citer_pairs(question, evidence, index)
+    features = {frozenset(pair): dict(zip(PAIR_FEATURES, row)) for pair, row in zip(pairs, rows)}
+    # The question names the film, whose entry names its director: the bridge of this question.
+    assert features[frozenset({"Marrow Creek (film)", "Elsa Varga"})]["bridge"] == 1.0
+    assert all(f["bridge"] == 0.0 for pair, f in features.items() if pair != {"Marrow Creek (film)", "Elsa Varga"})
+    assert frozenset({"Dillon, Montana", "Pécs"}) not in features  # neither names the other, nor the question them
+    assert features[frozenset({"Elsa Varga", "Pécs"})]["one_in_question"] == 0.0
+    # A question naming both documents asks about the two: no bridge, though one names the other.
+    question = "Was Elsa Varga born in Pécs?"
+    index, evidence = _evidence(encyclopedia, question)
+    pairs, rows = citer_pairs(question, evidence, index)
+    both = dict(zip(PAIR_FEATURES, rows[[set(p) for p in pairs].index({"Elsa Varga", "Pécs"})]))
+    assert both["links"] == 1.0 and both["bridge"] == 0.0
+
+
+def test_the_pair_is_chosen_by_its_own_score_not_by_its_documents_ranks():
+    from qa.answer import PAIR_FEATURES, pair_scores
+
+    pairs = [("a", "b"), ("a", "c")]
+    rows = np.zeros((2, len(PAIR_FEATURES)))
+    rows[1, PAIR_FEATURES.index("bridge")] = 1.0
+    best = {"a": 0.9, "b": 0.8, "c": 0.3}  # ranked one by one, a and b would win
+    weights = np.zeros(len(PAIR_FEATURES))
+    weights[PAIR_FEATURES.index("sum")] = 1.0
+    assert np.argmax(pair_scores(pairs, rows, best, weights)) == 0
+    weights[PAIR_FEATURES.index("bridge")] = 1.0
+    assert np.argmax(pair_scores(pairs, rows, best, weights)) == 1
+    assert not rows[:, PAIR_FEATURES.index("sum")].any()  # the caller's rows are left as they were
