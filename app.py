@@ -138,7 +138,7 @@ def build(assistant, settings: Settings):
             shutil.copyfile(source, uploads / Path(source.name).name)
         progress(0.3, desc="embedding")
         try:
-            report = ingest([uploads], settings, encoder=assistant.encoder, wait=60)
+            report = ingest([uploads], settings, wait=60)  # with the encoder that embedded the index
         except UserError as exc:
             return text(str(exc)), index_summary()
         progress(1.0)
