@@ -144,32 +144,34 @@ def _ingest_locked(paths, settings: Settings, encoder: Encoder, rebuild: bool, p
     documents: dict[str, StoredDocument] = {}
     sentences: list[Sentence] = []
     vector_parts: list[np.ndarray | None] = []  # None: to be filled from `fresh` below
-    with _Embedder(encoder, progress) as embedder:
-        for doc_id, (doc, root, digest) in final.items():
-            if doc_id in reuse:
-                old = reuse[doc_id]
-                doc_sentences = donor.document_sentences(doc_id)
-                vector_parts.append(donor.vectors[old.first_row : old.first_row + old.rows])
-            else:
-                doc_sentences = split(doc, settings.limits)
-                if not doc_sentences:
-                    _mark(outcomes, doc, "skipped", "no sentences with words in it")
-                    continue
-                embedder.add([
-                    window_text(doc, doc_sentences, i, settings.window, settings.embed_title)
-                    for i in range(len(doc_sentences))
-                ])
-                vector_parts.append(None)
-            documents[doc_id] = StoredDocument(doc, root, digest, len(sentences), len(doc_sentences))
-            sentences.extend(doc_sentences)
-            if doc.source in outcomes:
-                outcomes[doc.source].sentences += len(doc_sentences)
+    to_embed: list[str] = []
+    for doc_id, (doc, root, digest) in final.items():
+        if doc_id in reuse:
+            old = reuse[doc_id]
+            doc_sentences = donor.document_sentences(doc_id)
+            vector_parts.append(donor.vectors[old.first_row : old.first_row + old.rows])
+        else:
+            doc_sentences = split(doc, settings.limits)
+            if not doc_sentences:
+                _mark(outcomes, doc, "skipped", "no sentences with words in it")
+                continue
+            to_embed += [
+                window_text(doc, doc_sentences, i, settings.window, settings.embed_title)
+                for i in range(len(doc_sentences))
+            ]
+            vector_parts.append(None)
+        documents[doc_id] = StoredDocument(doc, root, digest, len(sentences), len(doc_sentences))
+        sentences.extend(doc_sentences)
+        if doc.source in outcomes:
+            outcomes[doc.source].sentences += len(doc_sentences)
 
-        unchanged = previous is not None and not embedder.count and list(documents) == list(previous.documents)
-        if not documents or unchanged:
-            return _finish(report, previous)
-        fresh = embedder.vectors()
-    report.embedded = len(fresh)
+    unchanged = previous is not None and not to_embed and list(documents) == list(previous.documents)
+    if not documents or unchanged:
+        return _finish(report, previous)
+    if to_embed and progress:
+        print(f"embedding {len(to_embed)} sentences …", file=sys.stderr)
+    fresh = encoder.encode(to_embed, progress=progress)
+    report.embedded = len(to_embed)
     cursor = 0
     for part, stored in zip(range(len(vector_parts)), documents.values()):
         if vector_parts[part] is None:
@@ -201,64 +203,6 @@ def _mark(outcomes: dict[str, FileOutcome], doc: Document, status: str, reason: 
 def content_hash(doc: Document) -> str:
     key = "\x00".join([doc.title, doc.text, ",".join(map(str, doc.page_starts))])
     return hashlib.sha256(key.encode("utf-8", errors="surrogatepass")).hexdigest()
-
-
-class _Embedder:
-    """Embeds sentences in chunks on a worker thread while the caller goes on splitting.
-
-    Splitting is Python and runs on one core; embedding first and splitting after left the other
-    core idle through all of splitting. The encoder lets go of the GIL while it computes, so the
-    two overlap.
-    """
-
-    CHUNK = 256  # sentences: enough for the encoder to use every core, small enough to start early
-
-    def __init__(self, encoder: Encoder, progress: bool) -> None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        self.encoder = encoder
-        self.count = 0
-        self._waiting: list[str] = []
-        self._chunks = []
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="ingest-embed")
-        self._bar = None
-        if progress:
-            from tqdm import tqdm
-
-            self._bar = tqdm(desc="embedding", unit="sentence", file=sys.stderr)
-
-    def add(self, texts: list[str]) -> None:
-        self._waiting += texts
-        self.count += len(texts)
-        if len(self._waiting) >= self.CHUNK:
-            self._submit()
-
-    def vectors(self) -> np.ndarray:
-        """Every added text's vector, in the order added."""
-        if self._waiting:
-            self._submit()
-        if self._bar is not None:
-            self._bar.total = self.count
-        parts = [chunk.result() for chunk in self._chunks]
-        return np.concatenate(parts) if parts else np.zeros((0, self.encoder.dimension), dtype=np.float32)
-
-    def _submit(self) -> None:
-        texts, self._waiting = self._waiting, []
-        self._chunks.append(self._pool.submit(self._encode, texts))
-
-    def _encode(self, texts: list[str]) -> np.ndarray:
-        vectors = self.encoder.encode(texts)
-        if self._bar is not None:
-            self._bar.update(len(texts))
-        return vectors
-
-    def __enter__(self) -> _Embedder:
-        return self
-
-    def __exit__(self, *failure) -> None:
-        self._pool.shutdown(cancel_futures=True)  # after a failure, nothing queued runs on
-        if self._bar is not None:
-            self._bar.close()
 
 
 def _progress(items, enabled: bool, label: str):
