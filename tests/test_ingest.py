@@ -41,7 +41,7 @@ def test_incremental_reingest_updates_replaces_and_drops(tmp_path, corpus_copy, 
     assert "However, the United States has ruled out deploying naval forces." in texts
     assert not any("ground troops" in t for t in texts)
     # Vectors stay aligned with sentences through the update: each sentence finds itself first.
-    assistant = Assistant(settings, encoder=encoder)
+    assistant = Assistant(settings)
     answer = assistant.ask("When does the zebra migration start?")
     assert not answer.abstained and answer.citations[0].doc_id == "notes.md"
     assert all(h.sentence.doc_id != "001_7b5fe780b854878b.txt" for h in answer.hits)
@@ -104,7 +104,7 @@ def test_killed_ingest_leaves_previous_index_usable(tmp_path, corpus_copy, encod
         child.wait()
         index = open_(settings.index_dir, encoder)
         assert sorted(index.documents) in (before, sorted(before + [f"doc{i}.txt" for i in range(40)]))
-        answer = Assistant(settings, encoder=encoder).ask("What did the US rule out?")
+        answer = Assistant(settings).ask("What did the US rule out?")
         assert "ground troops" in answer.answer
     report = ingest([big], settings, encoder=encoder, wait=30)  # the kernel freed the dead lock
     assert report.documents == 42

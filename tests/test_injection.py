@@ -61,7 +61,7 @@ def standin():
 
 
 def ask(index_dir, encoder, question=QUESTION, **llm):
-    return Assistant(Settings(index_dir=index_dir, **llm), encoder=encoder).ask(question)
+    return Assistant(Settings(index_dir=index_dir, **llm)).ask(question)
 
 
 def assert_not_steered(answer) -> None:

@@ -15,7 +15,7 @@ def llm(sample_index, encoder):
         standin = ChatStandIn(reply)
         standins.append(standin)
         settings = Settings(index_dir=sample_index, answerer="openai", llm_base_url=standin.url, llm_model="stand-in")
-        return Assistant(settings, encoder=encoder), standin
+        return Assistant(settings), standin
 
     yield make
     for standin in standins:
@@ -73,7 +73,7 @@ def test_unanswerable_questions_never_reach_the_model(llm):
 def test_missing_endpoint_configuration_is_a_clear_error(sample_index, encoder):
     from qa.errors import UserError
 
-    assistant = Assistant(Settings(index_dir=sample_index, answerer="openai"), encoder=encoder)
+    assistant = Assistant(Settings(index_dir=sample_index, answerer="openai"))
     with pytest.raises(UserError, match="QA_LLM_BASE_URL"):
         assistant.ask("What did the US rule out?")
 
@@ -82,7 +82,7 @@ def test_local_smollm2_answers_with_verified_citations_or_falls_back(sample_inde
     """A real (tiny) local LLM: whatever it writes, only supported, cited claims reach the user."""
     pytest.importorskip("xllamacpp")
     settings = Settings(index_dir=sample_index, answerer="gguf", gguf_path="smollm2", llm_max_tokens=96)
-    assistant = Assistant(settings, encoder=encoder)
+    assistant = Assistant(settings)
     answer = assistant.ask("What did the US rule out?")
     assert answer.answerer == "gguf" and answer.prompt and "[S1]" in answer.prompt
     assert not answer.abstained and answer.citations

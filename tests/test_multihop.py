@@ -30,7 +30,7 @@ def encyclopedia(tmp_path_factory, encoder):
     source.write_text("".join(json.dumps({"doc_id": t, "title": t, "text": x}) + "\n" for t, x in ENTRIES.items()))
     settings = Settings(index_dir=folder / "index")
     ingest([source], settings, encoder=encoder)
-    return Assistant(settings, encoder=encoder)
+    return Assistant(settings)
 
 
 def test_a_bridge_question_cites_both_linked_documents(encyclopedia):

@@ -22,7 +22,7 @@ def test_queries_keep_answering_while_an_ingest_swaps_the_index(index_copy, tmp_
     extra.mkdir()
     for i in range(30):
         (extra / f"note{i}.txt").write_text(f"Note {i} is about the harbour number {i}. " * 20)
-    assistant = Assistant(settings, encoder=encoder)
+    assistant = Assistant(settings)
     errors: list[BaseException] = []
     done = threading.Event()
 
@@ -143,7 +143,7 @@ def test_fifty_random_kills_never_lose_the_index(tmp_path, corpus_copy, encoder)
         killed[phase] += landed
         half_written += any(settings.index_dir.glob(".gen-*.tmp"))
 
-        assistant = Assistant(settings, encoder=encoder)
+        assistant = Assistant(settings)
         answer = assistant.ask("What did the US rule out?")
         assert answer.citations and {c.doc_id for c in answer.citations} <= set(GROUND_TROOPS), f"trial {trial}"
         assert assistant.index.manifest["documents"] == 302, f"trial {trial}: the index no longer opens whole"

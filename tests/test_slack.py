@@ -146,7 +146,7 @@ def test_a_failing_answerer_gets_an_apology_and_the_bot_keeps_answering(bot, sam
     llm = ChatStandIn(reply)
     try:
         settings = Settings(index_dir=sample_index, answerer="openai", llm_base_url=llm.url, llm_model="stand-in")
-        slack = bot(Assistant(settings, encoder=encoder))
+        slack = bot(Assistant(settings))
         broken, _ = slack.mention("What did the US rule out?")
         (apology,) = slack.answers(broken["ts"])
         assert apology["text"] == APOLOGY and not apology.get("blocks")

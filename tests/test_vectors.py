@@ -72,11 +72,11 @@ def test_milvus_lite_ingest_ask_and_same_results_as_faiss(tmp_path, corpus_copy,
     assert [s.id for s in index.sentences] == [s.id for s in faiss_index.sentences]
     assert_same_search(index, faiss_index.dense, encoder)
 
-    answer = Assistant(settings, encoder=encoder).ask("What did the US rule out?")
+    answer = Assistant(settings).ask("What did the US rule out?")
     assert "ground troops" in answer.answer
     assert set(GROUND_TROOPS.items()) <= {(c.doc_id, c.sentence_index) for c in answer.citations}
     # eval's distractor setting: search only some documents.
-    restricted = Assistant(settings, encoder=encoder).ask("What did the US rule out?", doc_ids=["000_03cab0ef675863a0.txt"])
+    restricted = Assistant(settings).ask("What did the US rule out?", doc_ids=["000_03cab0ef675863a0.txt"])
     assert {h.sentence.doc_id for h in restricted.hits} == {"000_03cab0ef675863a0.txt"}
 
 
@@ -120,7 +120,7 @@ def test_milvus_incremental_update_replaces_drops_and_cleans_up(tmp_path, corpus
     assert newest.manifest["collection"] == collection
     assert client.get_collection_stats(collection)["row_count"] == 18
     assert old.manifest["collection"] not in client.list_collections()  # no kept generation uses it
-    assistant = Assistant(settings, encoder=encoder)
+    assistant = Assistant(settings)
     answer = assistant.ask("When does the zebra migration start?")
     assert "August" in answer.answer and answer.citations[0].doc_id == "notes.md"
     assert not any("ground troops" in h.sentence.text for h in assistant.ask("What did the US rule out?").hits)
@@ -139,7 +139,7 @@ def test_rebuild_moves_an_index_to_milvus_without_embedding_again(index_copy, co
     assert index.manifest["store"].endswith("vectors.db")
     with pytest.raises(IndexProblem, match=r"keeps its vectors in .*vectors\.db, not faiss"):
         open_(Settings(index_dir=index_copy), encoder, "faiss")
-    answer = Assistant(Settings(index_dir=index_copy, vector_store=lite), encoder=encoder).ask("What did the US rule out?")
+    answer = Assistant(Settings(index_dir=index_copy, vector_store=lite)).ask("What did the US rule out?")
     assert "ground troops" in answer.answer
 
 
