@@ -8,7 +8,7 @@ from qa.settings import Settings
 
 
 @pytest.fixture
-def llm(sample_index, encoder):
+def llm(sample_index):
     standins = []
 
     def make(reply):
@@ -70,7 +70,7 @@ def test_unanswerable_questions_never_reach_the_model(llm):
     assert answer.abstained and standin.prompts == []
 
 
-def test_missing_endpoint_configuration_is_a_clear_error(sample_index, encoder):
+def test_missing_endpoint_configuration_is_a_clear_error(sample_index):
     from qa.errors import UserError
 
     assistant = Assistant(Settings(index_dir=sample_index, answerer="openai"))
@@ -78,7 +78,7 @@ def test_missing_endpoint_configuration_is_a_clear_error(sample_index, encoder):
         assistant.ask("What did the US rule out?")
 
 
-def test_local_smollm2_answers_with_verified_citations_or_falls_back(sample_index, encoder):
+def test_local_smollm2_answers_with_verified_citations_or_falls_back(sample_index):
     """A real (tiny) local LLM: whatever it writes, only supported, cited claims reach the user."""
     pytest.importorskip("xllamacpp")
     settings = Settings(index_dir=sample_index, answerer="gguf", gguf_path="smollm2", llm_max_tokens=96)

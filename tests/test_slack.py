@@ -128,7 +128,7 @@ def test_a_rate_limited_post_is_retried_after_the_pause_slack_asks_for(bot, assi
     assert delivered.at - throttled.at >= 1.0
 
 
-def test_a_failing_answerer_gets_an_apology_and_the_bot_keeps_answering(bot, sample_index, encoder, standin, caplog):
+def test_a_failing_answerer_gets_an_apology_and_the_bot_keeps_answering(bot, sample_index, standin, caplog):
     pytest.importorskip("llama_index.llms.openai_like")
     from openai_standin import ChatStandIn, sentence_number
 
