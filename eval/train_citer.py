@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.answer import CITER_FEATURES, PAIR_FEATURES, pair_scores
+from qa.answer import CITER_FEATURES, PAIR_FEATURES, pair_rows_with, pair_scores, sentence_chances
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT.parent / "shared" / "benchmarks" / "hotpotqa"
@@ -82,12 +82,7 @@ def current_f1(q: dict) -> float:
 
 
 def chances(q: dict, weights: np.ndarray) -> tuple[np.ndarray, dict[str, list[int]], dict[str, float]]:
-    """Each candidate's chance, the candidates of each document, each document's best chance."""
-    chance = 1 / (1 + np.exp(-np.asarray(q["rows"]) @ weights))
-    by_doc: dict[str, list[int]] = {}
-    for i, doc_id in enumerate(q["doc"]):
-        by_doc.setdefault(doc_id, []).append(i)
-    return chance, by_doc, {doc_id: float(chance[members].max()) for doc_id, members in by_doc.items()}
+    return sentence_chances(q["doc"], np.asarray(q["rows"]), weights)
 
 
 def policy_f1(q: dict, weights: np.ndarray, pair_weights: np.ndarray, threshold: float) -> float:
@@ -136,11 +131,7 @@ def fit_citer(questions: list[dict]) -> tuple[np.ndarray, np.ndarray]:
     rows, labels = [], []
     for q in questions:
         if q["pairs"]:
-            best = chances(q, weights)[2]
-            pair_rows = np.asarray(q["pair_rows"])
-            pair_rows[:, 1] = [best[a] + best[b] for a, b in q["pairs"]]
-            pair_rows[:, 2] = [min(best[a], best[b]) for a, b in q["pairs"]]
-            rows.append(pair_rows)
+            rows.append(pair_rows_with(q["pairs"], q["pair_rows"], chances(q, weights)[2]))
             labels += q["pair_label"]
     return weights, fit(np.vstack(rows), np.asarray(labels, dtype=float), l2=L2)
 

@@ -305,29 +305,43 @@ def citer_pairs(question: str, evidence: list[Evidence], index: Index) -> tuple[
     subjects = dict(zip(doc_ids, terms_of([_DISAMBIGUATION.sub("", d.title) for d in documents.values()])))
     in_question = {doc_id: names_subject(d.title, question) for doc_id, d in documents.items()}
 
-    def names(a: str, b: str) -> bool:
-        return names_subject(documents[b].title, documents[a].text)
-
     rows = []
     for a, b in pairs:
+        a_names_b = names_subject(documents[b].title, documents[a].text)
+        b_names_a = names_subject(documents[a].title, documents[b].text)
         share = [len(asked & held[d]) / max(1, len(asked)) for d in (a, b)]
         together = len(asked & (held[a] | held[b])) / max(1, len(asked))
         rows.append((
             1.0, 0.0, 0.0, float(in_question[a] != in_question[b]),
-            float(in_question[a] != in_question[b] and (names(a, b) if in_question[a] else names(b, a))),
-            float(names(a, b)) + float(names(b, a)), together, together - max(share),
+            float(in_question[a] != in_question[b] and (a_names_b if in_question[a] else b_names_a)),
+            float(a_names_b) + float(b_names_a), together, together - max(share),
             sum(len(subjects[d] & asked) / max(1, len(subjects[d])) for d in (a, b)), cosine[a] + cosine[b],
         ))
     return pairs, np.asarray(rows, dtype=float)
 
 
-def pair_scores(pairs: list[tuple[str, str]], rows: np.ndarray, best: dict[str, float],
-                weights: np.ndarray) -> np.ndarray:
-    """Each pair's score: its rows with the documents' best sentence chances filled in."""
-    rows = rows.copy()
+def sentence_chances(doc_ids: list[str], rows: np.ndarray,
+                     weights: np.ndarray) -> tuple[np.ndarray, dict[str, list[int]], dict[str, float]]:
+    """The sentence model's chance for each candidate (of document `doc_ids[i]`), the candidates
+    of each document, and each document's best chance."""
+    chance = 1 / (1 + np.exp(-rows @ weights))
+    by_doc: dict[str, list[int]] = {}
+    for i, doc_id in enumerate(doc_ids):
+        by_doc.setdefault(doc_id, []).append(i)
+    return chance, by_doc, {doc_id: float(chance[members].max()) for doc_id, members in by_doc.items()}
+
+
+def pair_rows_with(pairs: list[tuple[str, str]], rows: np.ndarray, best: dict[str, float]) -> np.ndarray:
+    """citer_pairs' rows with the documents' best sentence chances filled in."""
+    rows = np.array(rows, dtype=float)
     rows[:, 1] = [best[a] + best[b] for a, b in pairs]
     rows[:, 2] = [min(best[a], best[b]) for a, b in pairs]
-    return rows @ weights
+    return rows
+
+
+def pair_scores(pairs: list[tuple[str, str]], rows: np.ndarray, best: dict[str, float],
+                weights: np.ndarray) -> np.ndarray:
+    return pair_rows_with(pairs, rows, best) @ weights
 
 
 @dataclass(frozen=True)
@@ -365,11 +379,7 @@ class Citer:
         if not pairs:
             return None  # most questions on a single-subject corpus stop here
         sentences, rows = citer_candidates(question, evidence, index, self.per_document)
-        chance = 1 / (1 + np.exp(-rows @ self.weights))
-        by_doc: dict[str, list[int]] = {}
-        for i, sentence in enumerate(sentences):
-            by_doc.setdefault(sentence.doc_id, []).append(i)
-        best = {doc_id: float(chance[members].max()) for doc_id, members in by_doc.items()}
+        chance, by_doc, best = sentence_chances([s.doc_id for s in sentences], rows, self.weights)
         if not any(max(best, key=best.get) in pair for pair in pairs):
             # The likeliest document stands alone: a single-subject answer (costs 0.01 of HotpotQA
             # citation F1, and keeps an unrelated linked pair from answering a one-fact question).
