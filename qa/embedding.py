@@ -255,7 +255,7 @@ def quantize(source: Path, target: Path) -> None:
         quantize_dynamic(str(source), tmp, weight_type=QuantType.QInt8, per_channel=True,
                          op_types_to_quantize=["MatMul"], nodes_to_exclude=feed_forward_out)
         probe = _PROBE + ["The Eiffel Tower was completed in 1889 for the World's Fair."]
-        cosine = (OnnxMiniLM(Path(tmp)).encode(probe) * OnnxMiniLM(source).encode(probe)).sum(axis=1)
+        cosine = (OnnxMiniLM(Path(tmp), int8=True).encode(probe) * OnnxMiniLM(source).encode(probe)).sum(axis=1)
         if cosine.min() < MIN_INT8_COSINE:
             raise RuntimeError(f"the int8 model disagrees with fp32 (cosine {cosine.min():.4f})")
         os.replace(tmp, target)
