@@ -83,7 +83,7 @@ class Retriever:
         dense_of = dict(zip(map(int, dense_rows), map(float, dense_scores)))
         missing = [row for row in best if row not in dense_of]
         if missing:  # found by BM25 alone: its cosine is still needed to judge support
-            dense_of.update(zip(missing, map(float, index.vectors[missing] @ query_vector)))
+            dense_of.update(zip(missing, map(float, index.vectors_at(missing) @ query_vector)))
         return [
             Hit(index.sentences[row], fused[row], dense=dense_of[row], lexical=float(lexical[row]))
             for row in best

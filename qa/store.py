@@ -7,7 +7,8 @@ Layout of an index folder::
         manifest.json    format, model, dimension, settings fingerprint, checksums of every file
         documents.jsonl  each document's text exactly as stored, its source and content hash
         sentences.jsonl  id, doc_id, index, start, end, page (text is sliced from the document)
-        vectors.npy      float16 unit vectors, one row per sentence window (kept with every store)
+        vectors.npy      float16 unit vectors, one row per sentence window (kept with every store;
+                         held as float16 in memory too, widened only where rows are scored)
         faiss.index      only for approximate (HNSW) FAISS indexes; exact ones are rebuilt from vectors
         bm25/            bm25s arrays (.npy, no pickle) and JSON vocabulary
 
@@ -58,7 +59,7 @@ class Index:
     manifest: dict
     documents: dict[str, StoredDocument]
     sentences: list[Sentence]
-    vectors: np.ndarray  # float32, unit length
+    vectors: np.ndarray  # unit length; float16 once written (see vectors_at)
     path: Path | None = None
     _searcher: Searcher | None = field(default=None, repr=False)
     _bm25: object = field(default=None, repr=False)
@@ -70,7 +71,7 @@ class Index:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         if rows is not None:
             # A candidate restriction (eval's distractor setting) is small: score it exactly.
-            scores = self.vectors[rows] @ query
+            scores = self.vectors_at(rows) @ query
             top = np.argsort(-scores)[:k]
             return rows[top], scores[top]
         return self.searcher.search(query, min(k, len(self.sentences)))
@@ -81,6 +82,11 @@ class Index:
         if not ids:
             return np.zeros(len(self.sentences), dtype=np.float32)
         return self.bm25.get_scores_from_ids(ids)
+
+    def vectors_at(self, rows) -> np.ndarray:
+        """The float32 vectors of `rows`. The matrix stays float16 as stored: widening all of it
+        when an index opens took 0.57 s of a 1.8 s cold start at 102,667 sentences."""
+        return self.vectors[rows].astype(np.float32)
 
     @property
     def searcher(self) -> Searcher:
@@ -239,9 +245,9 @@ def _write_files(
     with open(folder / "sentences.jsonl", "w", encoding="utf-8") as f:
         for s in index.sentences:
             f.write(json.dumps([s.id, s.doc_id, s.index, s.start, s.end, s.page]) + "\n")
-    np.save(folder / "vectors.npy", index.vectors.astype(np.float16), allow_pickle=False)
     # Search what readers will load: the float16 vectors, so every store scores alike.
-    index.vectors = index.vectors.astype(np.float16).astype(np.float32)
+    index.vectors = index.vectors.astype(np.float16)
+    np.save(folder / "vectors.npy", index.vectors, allow_pickle=False)
     placed = vectors.prepare(index, folder, generation, previous, ann_from)
     index.bm25.save(str(folder / "bm25"), allow_pickle=False)
     manifest = dict(index.manifest)
@@ -385,13 +391,15 @@ def _load(folder: Path, manifest: dict) -> Index:
             r = json.loads(line)
             doc = Document(r["doc_id"], r["title"], r["text"], r["source"], tuple(r["page_starts"]))
             documents[doc.doc_id] = StoredDocument(doc, r["root"], r["hash"], r["first_row"], r["rows"])
-    sentences = []
-    with open(folder / "sentences.jsonl", encoding="utf-8") as f:
-        for line in f:
-            sid, doc_id, i, start, end, page = json.loads(line)
-            text = documents[doc_id].document.text[start:end]
-            sentences.append(Sentence(sid, doc_id, i, start, end, text, page))
-    vectors = np.load(folder / "vectors.npy", allow_pickle=False).astype(np.float32)
+    # Parsed as one JSON array: half the time of a json.loads per line (0.14 vs 0.27 s at 102,667).
+    # Exact: json.dumps escapes every newline inside a value, so newlines only end records.
+    lines = (folder / "sentences.jsonl").read_text(encoding="utf-8").rstrip("\n")
+    rows = json.loads("[" + lines.replace("\n", ",") + "]")
+    sentences = [
+        Sentence(sid, doc_id, i, start, end, documents[doc_id].document.text[start:end], page)
+        for sid, doc_id, i, start, end, page in rows
+    ]
+    vectors = np.load(folder / "vectors.npy", allow_pickle=False)
     if vectors.shape != (len(sentences), manifest["dimension"]):
         raise ValueError(f"vectors {vectors.shape} do not match {len(sentences)} sentences")
     index = Index(manifest=manifest, documents=documents, sentences=sentences, vectors=vectors, path=folder)

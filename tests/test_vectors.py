@@ -30,7 +30,7 @@ def open_(settings, encoder, vector_store=None):
 
 
 def exact(index, query, k):
-    scores = index.vectors @ query
+    scores = index.vectors_at(slice(None)) @ query
     top = np.argsort(-scores)[:k]
     return top, scores[top]
 
