@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -22,10 +23,13 @@ from qa import store
 from qa.documents import Skip, discover, load
 from qa.embedding import Encoder, encoder_for
 from qa.errors import UserError
-from qa.sentences import split
+from qa.sentences import split_all
 from qa.settings import Settings
 from qa.store import Index, StoredDocument, window_text
 from qa.types import Document, FileOutcome, IngestReport, Sentence
+
+
+EMBED_CHUNK = 512  # sentences: enough to keep every core busy, small enough to start early
 
 
 class IndexBusy(UserError):
@@ -144,34 +148,43 @@ def _ingest_locked(paths, settings: Settings, encoder: Encoder, rebuild: bool, p
     documents: dict[str, StoredDocument] = {}
     sentences: list[Sentence] = []
     vector_parts: list[np.ndarray | None] = []  # None: to be filled from `fresh` below
-    to_embed: list[str] = []
-    for doc_id, (doc, root, digest) in final.items():
-        if doc_id in reuse:
-            old = reuse[doc_id]
-            doc_sentences = donor.document_sentences(doc_id)
-            vector_parts.append(donor.vectors[old.first_row : old.first_row + old.rows])
-        else:
-            doc_sentences = split(doc, settings.limits)
-            if not doc_sentences:
-                _mark(outcomes, doc, "skipped", "no sentences with words in it")
-                continue
-            to_embed += [
-                window_text(doc, doc_sentences, i, settings.window, settings.embed_title)
-                for i in range(len(doc_sentences))
-            ]
-            vector_parts.append(None)
-        documents[doc_id] = StoredDocument(doc, root, digest, len(sentences), len(doc_sentences))
-        sentences.extend(doc_sentences)
-        if doc.source in outcomes:
-            outcomes[doc.source].sentences += len(doc_sentences)
+    # Embedded a chunk at a time as the sentences come, so a worker splits the next documents
+    # meanwhile (sentences.split_all).
+    waiting: list[str] = []
+    embedded: list[np.ndarray] = []
+    to_split = [doc for doc_id, (doc, _, _) in final.items() if doc_id not in reuse]
+    with closing(split_all(to_split, settings.limits)) as splits:
+        for doc_id, (doc, root, digest) in _progress(final.items(), progress, "splitting and embedding", "document"):
+            if doc_id in reuse:
+                old = reuse[doc_id]
+                doc_sentences = donor.document_sentences(doc_id)
+                vector_parts.append(donor.vectors[old.first_row : old.first_row + old.rows])
+            else:
+                doc_sentences = next(splits)
+                if not doc_sentences:
+                    _mark(outcomes, doc, "skipped", "no sentences with words in it")
+                    continue
+                waiting += [
+                    window_text(doc, doc_sentences, i, settings.window, settings.embed_title)
+                    for i in range(len(doc_sentences))
+                ]
+                if len(waiting) >= EMBED_CHUNK:
+                    embedded.append(encoder.encode(waiting))
+                    report.embedded += len(waiting)
+                    waiting = []
+                vector_parts.append(None)
+            documents[doc_id] = StoredDocument(doc, root, digest, len(sentences), len(doc_sentences))
+            sentences.extend(doc_sentences)
+            if doc.source in outcomes:
+                outcomes[doc.source].sentences += len(doc_sentences)
+    if waiting:
+        embedded.append(encoder.encode(waiting))
+        report.embedded += len(waiting)
 
-    unchanged = previous is not None and not to_embed and list(documents) == list(previous.documents)
+    unchanged = previous is not None and not report.embedded and list(documents) == list(previous.documents)
     if not documents or unchanged:
         return _finish(report, previous)
-    if to_embed and progress:
-        print(f"embedding {len(to_embed)} sentences …", file=sys.stderr)
-    fresh = encoder.encode(to_embed, progress=progress)
-    report.embedded = len(to_embed)
+    fresh = np.concatenate(embedded) if embedded else None
     cursor = 0
     for part, stored in zip(range(len(vector_parts)), documents.values()):
         if vector_parts[part] is None:
@@ -205,9 +218,9 @@ def content_hash(doc: Document) -> str:
     return hashlib.sha256(key.encode("utf-8", errors="surrogatepass")).hexdigest()
 
 
-def _progress(items, enabled: bool, label: str):
+def _progress(items, enabled: bool, label: str, unit: str = "file"):
     if not enabled:
         return items
     from tqdm import tqdm
 
-    return tqdm(items, desc=label, unit="file", file=sys.stderr)
+    return tqdm(items, desc=label, unit=unit, file=sys.stderr)

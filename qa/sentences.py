@@ -14,7 +14,8 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
-from functools import lru_cache
+from collections.abc import Iterator, Sequence
+from functools import lru_cache, partial
 
 from qa.settings import Limits
 from qa.types import Document, Sentence
@@ -38,6 +39,49 @@ def _segmenter():
     if getattr(re, "_MAXCACHE", _RE_CACHE) < _RE_CACHE:  # a CPython detail: absent, nothing to do
         re._MAXCACHE = _RE_CACHE
     return pysbd.Segmenter(language="en", clean=False)
+
+
+# pysbd splits about 250,000 characters a second; a worker process is worth starting for a batch
+# that takes it more than a few tenths of a second. The first documents are split here as the
+# worker takes the next ones, so the first chunk to embed is ready sooner.
+WORKER_FROM_CHARS = 100_000
+SPLIT_HERE_CHARS = 30_000
+
+
+def split_all(documents: Sequence[Document], limits: Limits = Limits()) -> Iterator[list[Sentence]]:
+    """split() of each document, in order, as the caller asks for them.
+
+    A large batch is split by a worker process that runs ahead while the caller embeds what it
+    already has. Not a thread: pysbd is pure Python and holds the GIL, which the embedding threads
+    need between model runs; overlapping in a thread was slower than not overlapping at all.
+    """
+    if sum(len(d.text) for d in documents) < WORKER_FROM_CHARS:
+        yield from (split(d, limits) for d in documents)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    here, chars = 0, 0
+    while here < len(documents) and chars < SPLIT_HERE_CHARS:
+        chars += len(documents[here].text)
+        here += 1
+    # fork, not spawn: a spawned child imports the caller's __main__ again, and a script without
+    # a __name__ guard would run its ingest in there. The child only runs pysbd, loaded before
+    # the fork so that it needs no import lock another thread could hold.
+    _segmenter()
+    worker = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+    try:
+        ahead = worker.map(partial(split, limits=limits), documents[here:], chunksize=16)
+        yield from (split(d, limits) for d in documents[:here])
+        try:
+            for sentences in ahead:
+                yield sentences
+                here += 1
+        except BrokenProcessPool:  # the worker died (killed, out of memory): finish the work here
+            yield from (split(d, limits) for d in documents[here:])
+    finally:
+        worker.shutdown(cancel_futures=True)  # a caller that stopped early leaves nothing queued
 
 
 def split(document: Document, limits: Limits = Limits()) -> list[Sentence]:

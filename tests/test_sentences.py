@@ -1,3 +1,7 @@
+import multiprocessing
+from pathlib import Path
+
+from qa import sentences
 from qa.sentences import split
 from qa.types import Document
 
@@ -58,3 +62,31 @@ def test_enormous_line_is_cut_into_bounded_sentences():
 
 def test_punctuation_only_lines_are_not_sentences():
     assert texts("!!!\n---\nReal text here.") == ["Real text here."]
+
+
+def _many_documents(corpus: Path) -> list[Document]:
+    """Forty documents (the sample articles under several names): several of the worker's chunks."""
+    articles = [path.read_text(encoding="utf-8") for path in sorted(corpus.iterdir())]
+    return [Document(f"{n}.txt", "", articles[n % len(articles)], f"{n}.txt") for n in range(40)]
+
+
+def test_a_worker_process_splits_large_batches_as_split_does(corpus_copy, monkeypatch):
+    documents = _many_documents(corpus_copy)
+    monkeypatch.setattr(sentences, "WORKER_FROM_CHARS", 1)
+    monkeypatch.setattr(sentences, "SPLIT_HERE_CHARS", 1)  # all but the first document go to the worker
+    pieces = sentences.split_all(documents)
+    first = next(pieces)
+    assert multiprocessing.active_children(), "no worker process was started"
+    assert [first, *pieces] == [split(d) for d in documents]
+    assert not multiprocessing.active_children()
+
+
+def test_a_killed_worker_loses_no_document(corpus_copy, monkeypatch):
+    documents = _many_documents(corpus_copy)
+    monkeypatch.setattr(sentences, "WORKER_FROM_CHARS", 1)
+    monkeypatch.setattr(sentences, "SPLIT_HERE_CHARS", 1)
+    pieces = sentences.split_all(documents)
+    first = next(pieces)
+    for child in multiprocessing.active_children():
+        child.kill()
+    assert [first, *pieces] == [split(d) for d in documents]
