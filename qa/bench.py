@@ -32,6 +32,7 @@ DATASETS = ("hotpotqa", "squad2", "clapnq")
 # Title suffixes of the repeated copies: copy k of a document is titled "<title> (<suffix k>)".
 VARIANTS = ("notes", "summary", "revised", "overview", "draft", "archive", "digest", "reference")
 COLD_START_QUESTION = "What did the US rule out?"
+ROUNDS = 2  # timed runs of each ingest pipeline; the fastest counts
 
 
 @dataclass(frozen=True)
@@ -144,26 +145,42 @@ class Bench:
         fp32 = default_encoder("fp32")
         for model in (encoder, fp32):
             model.encode(["warm up"])  # model loading is left out of every pipeline's time
-        shutil.rmtree(settings.index_dir, ignore_errors=True)  # a fresh ingest: nothing to reuse
-        report, ours = _timed(lambda: ingest([folder], settings, encoder=encoder, rebuild=True))
+        # So are the libraries each pipeline imports on first use, as llama-index's are below.
+        warm = self.work / "warm-up"
+        if not warm.is_dir():
+            _write_atomically_as_folder(warm, {"warm-up.txt": "Warm up.\nThis loads what an ingest imports.\n"})
+        ingest([warm], Settings(index_dir=self.work / "warm-up-index"), encoder=encoder, rebuild=True)
+        texts: list[str] = []
+
+        def fresh_ingest():
+            shutil.rmtree(settings.index_dir, ignore_errors=True)  # a fresh ingest: nothing to reuse
+            return ingest([folder], settings, encoder=encoder, rebuild=True)
+
+        # Each pipeline is timed ROUNDS times, interleaved, and its fastest run kept: on a shared
+        # machine the slowest runs measure the neighbours.
+        ours = embed = fp32_embed = float("inf")
+        for _ in range(ROUNDS):
+            report, seconds = _timed(fresh_ingest)
+            ours = min(ours, seconds)
+            texts = texts or _embedded_texts(settings)
+            embed = min(embed, _timed(lambda: encoder.encode(texts))[1])
+            if fp32 is not encoder:
+                fp32_embed = min(fp32_embed, _timed(lambda: fp32.encode(texts))[1])
         sentences = report.sentences
         self.put("ingest_sentences_per_s", sentences / ours)
-        say(f"  groundqa ingest: {sentences} sentences in {ours:.1f} s = {sentences / ours:.0f} sentences/s")
-
-        texts = _embedded_texts(settings)
-        _, embed = _timed(lambda: encoder.encode(texts))
+        say(f"  groundqa ingest: {sentences} sentences in {ours:.1f} s = {sentences / ours:.0f} sentences/s "
+            f"(fastest of {ROUNDS} runs, as for every figure here)")
         self.put("embed_only_sentences_per_s", sentences / embed)
         self.put("pipeline_efficiency", (sentences / ours) / (sentences / embed), 3)
         say(f"  model alone (onnxruntime {settings.embedding}, same texts): {sentences / embed:.0f} sentences/s; "
             f"pipeline efficiency {embed / ours:.2f}")
         if fp32 is not encoder:
-            _, fp32_embed = _timed(lambda: fp32.encode(texts))
             self.put("onnx_fp32_embed_only_sentences_per_s", sentences / fp32_embed)
             say(f"  model alone (onnxruntime fp32, same texts): {sentences / fp32_embed:.0f} sentences/s")
 
         reference = MiniLM()
         reference.encode(["warm up"])
-        _, torch_embed = _timed(lambda: reference.encode(texts))
+        torch_embed = min(_timed(lambda: reference.encode(texts))[1] for _ in range(ROUNDS))
         self.put("torch_embed_only_sentences_per_s", sentences / torch_embed)
         say(f"  model alone (sentence-transformers/torch fp32, same texts): {sentences / torch_embed:.0f} sentences/s")
 
@@ -198,7 +215,8 @@ class Bench:
             index.storage_context.persist(persist_dir=str(persist))
             return len(nodes)
 
-        return _timed(pipeline)
+        runs = [_timed(pipeline) for _ in range(ROUNDS)]
+        return runs[0][0], min(seconds for _, seconds in runs)
 
     # -- the large index ---------------------------------------------------------------------
     def large_index(self):
@@ -265,13 +283,13 @@ class Bench:
 
         index = assistant.index
         vectors = assistant.encoder.encode(questions)
-        exact = np.argsort(-(vectors @ index.vectors.T), axis=1)[:, :10]
+        exact = np.argsort(-(vectors @ index.vectors_at(slice(None)).T), axis=1)[:, :10]
         if str(index.manifest.get("index_type", "flat")).startswith("flat"):
             # The store searched exactly at this size: measure the HNSW it would use directly.
-            from qa.vectors import HNSW_TYPE, _hnsw
+            from qa.vectors import FAISS_HNSW_TYPE, _hnsw
 
             approx = _hnsw(index.vectors).search(vectors, 10)[1]
-            source = f"faiss {HNSW_TYPE} built by the bench (the index searches exactly)"
+            source = f"faiss {FAISS_HNSW_TYPE} built by the bench (the index searches exactly)"
         else:
             approx = [index.dense(v, 10)[0] for v in vectors]
             source = f"the index's own search ({index.manifest.get('index_type')})"
