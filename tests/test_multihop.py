@@ -173,3 +173,27 @@ def test_the_pair_is_chosen_by_its_own_score_not_by_its_documents_ranks():
     weights[PAIR_FEATURES.index("bridge")] = 1.0
     assert np.argmax(pair_scores(pairs, rows, best, weights)) == 1
     assert not rows[:, PAIR_FEATURES.index("sum")].any()  # the caller's rows are left as they were
+
+
+def test_a_sentence_naming_a_subject_the_question_leaves_unnamed_is_marked(encyclopedia):
+    from qa.answer import CITER_FEATURES, citer_candidates
+
+    question = "In which city was the director of Marrow Creek born?"
+    index, evidence = _evidence(encyclopedia, question)
+    sentences, rows = citer_candidates(question, evidence, index, per_document=8)
+    marked = {(s.doc_id, s.index) for s, row in zip(sentences, rows) if row[CITER_FEATURES.index("names_unasked")]}
+    # The film's entry names its director and hers names her birthplace; the question names neither.
+    assert ("Marrow Creek (film)", 0) in marked and ("Elsa Varga", 1) in marked
+    assert ("Marrow Creek (film)", 1) not in marked  # "two brothers … Montana": no retrieved entry's title
+
+
+def test_a_pair_linked_by_part_of_a_title_is_marked(encyclopedia):
+    from qa.answer import PAIR_FEATURES, citer_pairs
+
+    question = "In which city was the director of Marrow Creek born?"
+    index, evidence = _evidence(encyclopedia, question)
+    pairs, rows = citer_pairs(question, evidence, index)
+    share = {frozenset(pair): row[PAIR_FEATURES.index("title_terms")] for pair, row in zip(pairs, rows)}
+    # The film's entry never names "Dillon, Montana" whole, but holds both of its words.
+    assert share[frozenset({"Marrow Creek (film)", "Dillon, Montana"})] == 1.0
+    assert share[frozenset({"Marrow Creek (film)", "Pécs"})] == 0.0
