@@ -87,7 +87,7 @@ def test_the_shipped_citer_weights_fit_the_features_the_answerer_computes():
     from qa.settings import Settings
 
     citer = Citer.load(Path(Settings().citer))
-    assert citer.weights.shape == (len(CITER_FEATURES),) and 0 < citer.threshold < 1
+    assert citer.weights.shape == (len(CITER_FEATURES),) and 0 < citer.threshold < 1 and 0 <= citer.relative < 1
     assert citer.pair_weights.shape == (len(PAIR_FEATURES),)
 
 
@@ -95,7 +95,8 @@ def test_a_citer_fitted_on_other_features_is_refused(tmp_path):
     from qa.answer import Citer
 
     stale = tmp_path / "citer.json"
-    stale.write_text(json.dumps({"features": ["bias"], "weights": [0.0], "threshold": 0.3, "per_document": 8}))
+    stale.write_text(json.dumps({"features": ["bias"], "weights": [0.0], "threshold": 0.3, "relative": 0.5,
+                                     "per_document": 8}))
     with pytest.raises(ValueError, match="train_citer"):
         Citer.load(stale)
 
@@ -108,6 +109,18 @@ def test_a_citer_without_the_pair_model_is_refused(tmp_path):
                                           "threshold": 0.3, "per_document": 8}))
     with pytest.raises(ValueError, match="train_citer"):
         Citer.load(sentences_only)
+
+
+def test_a_citer_from_before_the_relative_threshold_is_refused(tmp_path):
+    from qa.answer import Citer
+    from qa.settings import Settings
+
+    fitted = json.loads(open(Settings().citer).read())
+    del fitted["relative"]
+    older = tmp_path / "citer.json"
+    older.write_text(json.dumps(fitted))
+    with pytest.raises(ValueError, match="train_citer"):
+        Citer.load(older)
 
 
 def test_documents_are_linked_by_a_title_named_in_the_other_or_in_the_question(encyclopedia):
@@ -197,3 +210,12 @@ def test_a_pair_linked_by_part_of_a_title_is_marked(encyclopedia):
     # The film's entry never names "Dillon, Montana" whole, but holds both of its words.
     assert share[frozenset({"Marrow Creek (film)", "Dillon, Montana"})] == 1.0
     assert share[frozenset({"Marrow Creek (film)", "Pécs"})] == 0.0
+
+
+def test_a_document_cites_its_likely_sentences_near_its_best_or_its_best_alone():
+    from qa.answer import picked_of
+
+    chance = np.array([0.9, 0.5, 0.4, 0.1])
+    assert picked_of([0, 1, 2, 3], chance, threshold=0.3, relative=0.5) == [0, 1]  # 0.4 < half of 0.9
+    assert picked_of([0, 1, 2, 3], chance, threshold=0.3, relative=0.0) == [0, 1, 2]
+    assert picked_of([3, 2], chance, threshold=0.5, relative=0.5) == [2]  # none reaches 0.5: the best alone
