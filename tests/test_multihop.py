@@ -219,3 +219,16 @@ def test_a_document_cites_its_likely_sentences_near_its_best_or_its_best_alone()
     assert picked_of([0, 1, 2, 3], chance, threshold=0.3, relative=0.5) == [0, 1]  # 0.4 < half of 0.9
     assert picked_of([0, 1, 2, 3], chance, threshold=0.3, relative=0.0) == [0, 1, 2]
     assert picked_of([3, 2], chance, threshold=0.5, relative=0.5) == [2]  # none reaches 0.5: the best alone
+
+
+def test_cited_sentences_hold_the_question_together(encyclopedia):
+    from qa.answer import held_together
+
+    question = "In which city was the director of Marrow Creek born?"
+    index, evidence = _evidence(encyclopedia, question)
+    film, born = index.document_sentences("Marrow Creek (film)")[0], index.document_sentences("Elsa Varga")[1]
+    cattle = index.document_sentences("Marrow Creek (film)")[1]  # its title's terms, none of its own
+    both = held_together(evidence, [film, born], index)
+    assert 0 < held_together(evidence, [film], index) < both < 1  # "city" and "director" are in neither
+    assert held_together(evidence, [cattle], index) == held_together(evidence, [film], index)
+    assert held_together(evidence, [], index) == pytest.approx(0.0)
