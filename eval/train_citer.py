@@ -88,7 +88,9 @@ def chances(q: dict, weights: np.ndarray) -> tuple[np.ndarray, dict[str, list[in
 
 
 def policy_f1(q: dict, weights: np.ndarray, pair_weights: np.ndarray, threshold: float, relative: float) -> float:
-    """Citation F1 of one question as Extractive.answer would cite it (mirrors Citer.choose)."""
+    """Citation F1 of one question as Extractive.answer would cite it (mirrors Citer.choose).
+    Left out: the answerer's check that, below abstain_below, the cited sentences hold pair_covers
+    of the question (qa.answer.held_together); it moved HotpotQA citation F1 by 0.001."""
     if not q["may_answer"] or not q["pairs"]:
         return current_f1(q)
     chance, by_doc, best = chances(q, weights)
