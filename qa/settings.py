@@ -77,7 +77,8 @@ class Settings:
     # Cite a document's first sentence beside a later one that does not name its subject ("He …").
     introduce_subject: bool = True
     # Learned citation of two title-linked documents (answer.Citer; fitted by eval/train_citer.py
-    # on HotpotQA train). Empty: rules only. Its answers may use multi_hop_leeway too.
+    # on HotpotQA train+dev). Empty: rules only. Its answers may use multi_hop_leeway too, when its
+    # sentences hold pair_covers of the question together (answer.held_together).
     citer: str = str(PROJECT_ROOT / "qa" / "citer.json")
 
     # --- optional LLM answerers: chosen explicitly, never by default ---
