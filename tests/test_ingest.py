@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from conftest import ROOT, add_change_and_remove
 
-from qa import store
+from qa import ingest as ingest_module
+from qa import sentences, store
 from qa.assistant import Assistant
 from qa.ingest import IndexBusy, ingest
 from qa.settings import Settings
@@ -20,6 +21,20 @@ from qa.store import IndexProblem
 def open_(index_dir, encoder, settings=None):
     settings = settings or Settings(index_dir=index_dir)
     return store.open_index(index_dir, encoder.name, encoder.dimension, settings.index_fingerprint(encoder.name))
+
+
+def test_chunked_embedding_beside_a_splitting_worker_builds_the_same_index(tmp_path, corpus_copy, encoder, monkeypatch):
+    whole = Settings(index_dir=tmp_path / "whole")
+    ingest([corpus_copy], whole, encoder=encoder)
+    monkeypatch.setattr(ingest_module, "EMBED_CHUNK", 8)  # the sample corpus is one chunk otherwise
+    monkeypatch.setattr(sentences, "WORKER_FROM_CHARS", 1)
+    monkeypatch.setattr(sentences, "SPLIT_HERE_CHARS", 1)
+    chunked = Settings(index_dir=tmp_path / "chunked")
+    report = ingest([corpus_copy], chunked, encoder=encoder)
+    assert (report.documents, report.embedded) == (2, 35)
+    a, b = open_(whole.index_dir, encoder), open_(chunked.index_dir, encoder)
+    assert [s.id for s in a.sentences] == [s.id for s in b.sentences]
+    np.testing.assert_array_equal(a.vectors, b.vectors)
 
 
 def test_incremental_reingest_updates_replaces_and_drops(tmp_path, corpus_copy, encoder):
