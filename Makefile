@@ -31,7 +31,7 @@ test: install browser
 test-long: install browser
 	QA_FUZZ_EXAMPLES=2000 $(BIN)/python -m pytest -q
 
-# Public benchmarks from ../shared/benchmarks; writes eval/benchmarks.md.
+# Public benchmarks from ../shared/benchmarks; writes eval/benchmarks.md and the README's results table.
 benchmarks: install
 	$(BIN)/python eval/benchmarks.py
 

@@ -22,6 +22,10 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "benchmarks"
 OUT = ROOT / "eval" / "out" / "bench"
 TABLE = ROOT / "eval" / "benchmarks.md"
+README = ROOT / "README.md"
+# A full run rewrites what lies between these lines of the README.
+README_BEGIN = "<!-- benchmarks: written by `make benchmarks` (eval/benchmarks.py) -->"
+README_END = "<!-- /benchmarks -->"
 
 # (set, setting): distractor hands each question its own candidate paragraphs (HotpotQA's ten,
 # SQuAD's and CLAPNQ's one gold passage), as the published readers were given; open retrieves
@@ -48,13 +52,12 @@ COLUMNS = [
     ("latency_p95_ms", "p95 ms"),
 ]
 
-COMPARISON = """\
+NOTES = """\
 Documents are embedded by the int8 document encoder and questions by fp32 (qa/embedding.py), as `qa ingest` does by default. In the distractor setting, retrieval keeps 40 sentences of the ten given paragraphs (`restricted_top_k`), and support scoring embeds each of them once, which is why those latencies are the highest. The learned citer (qa/citer.json, eval/train_citer.py) acts when the likeliest document is linked by a title to another retrieved one: a pair model chooses the two documents, a sentence model their sentences; below the abstention threshold it answers only when its sentences together hold as much of the question as the rules' own two-fact answer must (`pair_covers`). It was fitted on HotpotQA train and dev together, its features and thresholds chosen by cross-fitting train -> dev and dev -> train (out-of-sample distractor citation F1: dev 0.736, train 0.727; the rules alone 0.555 and 0.557). It also acts on CLAPNQ in the open setting, where passages of different articles name each other's titles: with it switched off, CLAPNQ open scores citation P 0.682, R 0.390, F1 0.463, unanswerable abstained 0.507; with it, 0.559, 0.414, 0.432 and 0.450 (0.387 before the coverage check). CLAPNQ has no dev split to tune that trade on, so it is reported, not tuned.
+"""
 
-## How these compare with published figures
-
-Figures in percent here, as the papers give them.
-
+# Figures in percent, as the papers give them.
+PUBLISHED = """\
 | ours (%) | published (`../shared/benchmarks/README.md`) | comparable? |
 |---|---|---|
 | HotpotQA distractor, citation F1 {hotpot_f1} (target: at least 70; {hotpot_target}) | supporting-fact F1 66.66 (HotpotQA paper's 2018 baseline, dev distractor) | Mostly. Same definition (per-question F1 of the cited sentences against the gold supporting sentences, over the ten given paragraphs) and our test split is a random sample of that same dev set. Differences: a citation counts when its character span overlaps a gold sentence rather than by exact (title, sentence id), and our 500 questions are a sample, not all 7,405. |
@@ -100,12 +103,16 @@ def run_one(name: str, setting: str, index: Path, limit: int) -> tuple[dict, flo
     return json.loads((out / "metrics.json").read_text()), time.perf_counter() - began
 
 
-def table(results: dict[tuple[str, str], tuple[dict, float]], indexing: dict[str, tuple[float, int]], limit: int) -> str:
+def rows(results: dict[tuple[str, str], tuple[dict, float]]) -> list[str]:
     head = "| set (test split) | setting | questions | " + " | ".join(label for _, label in COLUMNS) + " | run time |"
-    rows = [head, "|" + "---|" * (len(COLUMNS) + 4)]
+    out = [head, "|" + "---|" * (len(COLUMNS) + 4)]
     for (name, setting), (metrics, seconds) in results.items():
         cells = [_cell(metrics.get(key), key) for key, _ in COLUMNS]
-        rows.append(f"| {name} | {setting} | {metrics['counts']['questions']} | " + " | ".join(cells) + f" | {seconds / 60:.1f} min |")
+        out.append(f"| {name} | {setting} | {metrics['counts']['questions']} | " + " | ".join(cells) + f" | {seconds / 60:.1f} min |")
+    return out
+
+
+def table(results: dict[tuple[str, str], tuple[dict, float]], indexing: dict[str, tuple[float, int]], limit: int) -> str:
     sample = f" A seeded random sample of {limit} test questions per set (`--limit {limit}`)." if limit else ""
     return "\n".join([
         "# Benchmarks",
@@ -121,10 +128,37 @@ def table(results: dict[tuple[str, str], tuple[dict, float]], indexing: dict[str
         + ", ".join(f"{name} {seconds / 60:.1f} min ({embedded:,} sentences embedded)"
                     for name, (seconds, embedded) in indexing.items()) + ".",
         "",
-        *rows,
+        *rows(results),
         "",
-        COMPARISON.format(**_quoted(results)),
+        NOTES,
+        "## How these compare with published figures",
+        "",
+        "Figures in percent here, as the papers give them.",
+        "",
+        PUBLISHED.format(**_quoted(results)),
     ])
+
+
+def readme_section(results: dict[tuple[str, str], tuple[dict, float]]) -> str:
+    """The results and the published figures beside them, for the README."""
+    return "\n".join([
+        README_BEGIN,
+        *rows(results),
+        "",
+        "Beside the figures others published (ours in percent here; notes on the runs in",
+        "[eval/benchmarks.md](eval/benchmarks.md)):",
+        "",
+        PUBLISHED.format(**_quoted(results)).rstrip("\n"),
+        README_END,
+    ])
+
+
+def write_into_readme(section: str) -> None:
+    text = README.read_text(encoding="utf-8")
+    begin, end = text.find(README_BEGIN), text.find(README_END)
+    if begin < 0 or end < begin:
+        raise SystemExit(f"benchmarks: {README} lacks the lines {README_BEGIN} ... {README_END}")
+    README.write_text(text[:begin] + section + text[end + len(README_END):], encoding="utf-8")
 
 
 def _quoted(results: dict[tuple[str, str], tuple[dict, float]]) -> dict[str, str]:
@@ -174,6 +208,9 @@ def main() -> None:
             results[(name, setting)] = run_one(name, setting, index, args.limit)
     TABLE.write_text(table(results, indexing, args.limit), encoding="utf-8")
     print(f"wrote {TABLE}", file=sys.stderr)
+    if not (args.only or args.limit):  # the README shows complete runs only
+        write_into_readme(readme_section(results))
+        print(f"wrote the results table into {README}", file=sys.stderr)
 
 
 if __name__ == "__main__":
