@@ -12,7 +12,11 @@ exception: their lines are hard-wrapped, so only blank lines separate blocks the
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import signal
+import threading
+import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from functools import lru_cache, partial
@@ -62,26 +66,44 @@ def split_all(documents: Sequence[Document], limits: Limits = Limits()) -> Itera
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
-    here, chars = 0, 0
-    while here < len(documents) and chars < SPLIT_HERE_CHARS:
-        chars += len(documents[here].text)
-        here += 1
-    # fork, not spawn: a spawned child imports the caller's __main__ again, and a script without
-    # a __name__ guard would run its ingest in there. The child only runs pysbd, loaded before
-    # the fork so that it needs no import lock another thread could hold.
-    _segmenter()
-    worker = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+    split_here, chars = 0, 0
+    while split_here < len(documents) and chars < SPLIT_HERE_CHARS:
+        chars += len(documents[split_here].text)
+        split_here += 1
+    _segmenter()  # loaded before the fork (below), so the child needs no import lock another thread holds
     try:
-        ahead = worker.map(partial(split, limits=limits), documents[here:], chunksize=16)
-        yield from (split(d, limits) for d in documents[:here])
+        # fork, not spawn: a spawned child imports the caller's __main__ again, and a script
+        # without a __name__ guard would run its ingest in there.
+        worker = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"),
+                                     initializer=_worker_starts, initargs=(os.getpid(),))
+        ahead = worker.map(partial(split, limits=limits), documents[split_here:], chunksize=16)
+    except (OSError, ValueError, ImportError):  # no fork, no process or no semaphore to spare
+        yield from (split(d, limits) for d in documents)
+        return
+    done = split_here
+    try:
+        yield from (split(d, limits) for d in documents[:split_here])
         try:
             for sentences in ahead:
                 yield sentences
-                here += 1
+                done += 1
         except BrokenProcessPool:  # the worker died (killed, out of memory): finish the work here
-            yield from (split(d, limits) for d in documents[here:])
+            yield from (split(d, limits) for d in documents[done:])
     finally:
         worker.shutdown(cancel_futures=True)  # a caller that stopped early leaves nothing queued
+
+
+def _worker_starts(parent: int) -> None:
+    """In the worker: Ctrl-C is the parent's to handle (it stops the worker itself), and a
+    parent killed outright must not leave the worker waiting for work forever."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def exit_with_parent() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=exit_with_parent, daemon=True).start()
 
 
 def split(document: Document, limits: Limits = Limits()) -> list[Sentence]:
