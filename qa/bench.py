@@ -32,7 +32,7 @@ DATASETS = ("hotpotqa", "squad2", "clapnq")
 # Title suffixes of the repeated copies: copy k of a document is titled "<title> (<suffix k>)".
 VARIANTS = ("notes", "summary", "revised", "overview", "draft", "archive", "digest", "reference")
 COLD_START_QUESTION = "What did the US rule out?"
-ROUNDS = 2  # timed runs of each ingest pipeline; the fastest counts
+ROUNDS = 2  # timed runs of each ingest pipeline and model-alone encode; the fastest counts
 
 
 @dataclass(frozen=True)
@@ -156,8 +156,9 @@ class Bench:
             shutil.rmtree(settings.index_dir, ignore_errors=True)  # a fresh ingest: nothing to reuse
             return ingest([folder], settings, encoder=encoder, rebuild=True)
 
-        # Each pipeline is timed ROUNDS times, interleaved, and its fastest run kept: on a shared
-        # machine the slowest runs measure the neighbours.
+        # Each pipeline is timed ROUNDS times and its fastest run kept (groundqa's ingest and the
+        # model alone alternate; torch and llama-index follow): on a shared machine the slowest
+        # runs measure the neighbours.
         ours = embed = fp32_embed = float("inf")
         for _ in range(ROUNDS):
             report, seconds = _timed(fresh_ingest)
@@ -169,7 +170,7 @@ class Bench:
         sentences = report.sentences
         self.put("ingest_sentences_per_s", sentences / ours)
         say(f"  groundqa ingest: {sentences} sentences in {ours:.1f} s = {sentences / ours:.0f} sentences/s "
-            f"(fastest of {ROUNDS} runs, as for every figure here)")
+            f"(fastest of {ROUNDS} runs, as for every speed in this comparison)")
         self.put("embed_only_sentences_per_s", sentences / embed)
         self.put("pipeline_efficiency", (sentences / ours) / (sentences / embed), 3)
         say(f"  model alone (onnxruntime {settings.embedding}, same texts): {sentences / embed:.0f} sentences/s; "
@@ -403,15 +404,13 @@ class CachedEncoder:
         # one about once in 256 texts: pad them back, or those texts would never be found again.
         self.rows = {key.ljust(20, b"\0"): row for row, key in enumerate(self.keys.tolist())}
 
-    def encode(self, texts: list[str], batch_size: int = 64, progress: bool = False):
+    def encode(self, texts: list[str], batch_size: int = 64):
         import numpy as np
 
         keys = [hashlib.sha1(t.encode("utf-8", errors="surrogatepass")).digest() for t in texts]
         missing = list({k: t for k, t in zip(keys, texts) if k not in self.rows}.items())
         for start in range(0, len(missing), self.CHUNK):
             chunk = missing[start : start + self.CHUNK]
-            if progress:
-                print(f"  embedding {start + len(chunk)}/{len(missing)} new texts", file=sys.stderr, flush=True)
             fresh = self.base.encode([t for _, t in chunk], batch_size=batch_size).astype(np.float16)
             for k, _ in chunk:
                 self.rows[k] = len(self.rows)

@@ -56,7 +56,7 @@ class Encoder(Protocol):
     name: str
     dimension: int
 
-    def encode(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         """Unit-length float32 vectors, one row per text."""
 
 
@@ -94,7 +94,7 @@ class MiniLM:
                 self._model = SentenceTransformer(str(model_path()), device="cpu")
         return self._model
 
-    def encode(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         vectors = self.warm_up().encode(
@@ -102,7 +102,7 @@ class MiniLM:
             batch_size=batch_size,
             normalize_embeddings=True,
             convert_to_numpy=True,
-            show_progress_bar=progress,
+            show_progress_bar=False,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
@@ -145,7 +145,7 @@ class OnnxMiniLM:
                 self._tokenizer = tokenizer
         return self._session
 
-    def encode(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         if not texts:
             return out
@@ -180,20 +180,9 @@ class OnnxMiniLM:
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(workers, thread_name_prefix="embed") as pool:
-            done = pool.map(run, batches)
-            if progress:
-                from tqdm import tqdm
-
-                done = tqdm(done, total=len(batches), desc="embedding", unit="batch", file=_stderr())
-            for _ in done:
+            for _ in pool.map(run, batches):
                 pass
         return out
-
-
-def _stderr():
-    import sys
-
-    return sys.stderr
 
 
 # -- the export ---------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import sys
 import time
-from contextlib import closing
+from contextlib import closing, nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -152,9 +152,17 @@ def _ingest_locked(paths, settings: Settings, encoder: Encoder, rebuild: bool, p
     # meanwhile (sentences.split_all).
     waiting: list[str] = []
     embedded: list[np.ndarray] = []
+    bar = _progress(None, progress, "splitting and embedding", "sentence")
+
+    def embed(texts: list[str]) -> None:
+        embedded.append(encoder.encode(texts))
+        report.embedded += len(texts)
+        if bar is not None:
+            bar.update(len(texts))
+
     to_split = [doc for doc_id, (doc, _, _) in final.items() if doc_id not in reuse]
-    with closing(split_all(to_split, settings.limits)) as splits:
-        for doc_id, (doc, root, digest) in _progress(final.items(), progress, "splitting and embedding", "document"):
+    with closing(split_all(to_split, settings.limits)) as splits, bar if bar is not None else nullcontext():
+        for doc_id, (doc, root, digest) in final.items():
             if doc_id in reuse:
                 old = reuse[doc_id]
                 doc_sentences = donor.document_sentences(doc_id)
@@ -168,18 +176,16 @@ def _ingest_locked(paths, settings: Settings, encoder: Encoder, rebuild: bool, p
                     window_text(doc, doc_sentences, i, settings.window, settings.embed_title)
                     for i in range(len(doc_sentences))
                 ]
-                if len(waiting) >= EMBED_CHUNK:
-                    embedded.append(encoder.encode(waiting))
-                    report.embedded += len(waiting)
-                    waiting = []
+                while len(waiting) >= EMBED_CHUNK:
+                    embed(waiting[:EMBED_CHUNK])
+                    waiting = waiting[EMBED_CHUNK:]
                 vector_parts.append(None)
             documents[doc_id] = StoredDocument(doc, root, digest, len(sentences), len(doc_sentences))
             sentences.extend(doc_sentences)
             if doc.source in outcomes:
                 outcomes[doc.source].sentences += len(doc_sentences)
-    if waiting:
-        embedded.append(encoder.encode(waiting))
-        report.embedded += len(waiting)
+        if waiting:
+            embed(waiting)
 
     unchanged = previous is not None and not report.embedded and list(documents) == list(previous.documents)
     if not documents or unchanged:
@@ -219,6 +225,8 @@ def content_hash(doc: Document) -> str:
 
 
 def _progress(items, enabled: bool, label: str, unit: str = "file"):
+    """`items` with a progress bar on stderr, or a bare bar to update by hand for items=None;
+    without `enabled`, items as they are."""
     if not enabled:
         return items
     from tqdm import tqdm
