@@ -146,13 +146,11 @@ def _hnsw(vectors: np.ndarray):
     import faiss
 
     # float16 codes: the stored vectors are float16 already, so the graph finds exactly what a
-    # float32 copy would (same neighbours on 30,000 bench sentences) in half the file, which a
-    # cold start reads from disk.
+    # float32 copy would (same neighbours on 30,000 bench sentences) from a smaller file, which a
+    # cold start reads from disk: 107 MB instead of 186 MB at 102,667 sentences.
     index = faiss.IndexHNSWSQ(vectors.shape[1], faiss.ScalarQuantizer.QT_fp16, HNSW_M, faiss.METRIC_INNER_PRODUCT)
     index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-    widened = np.asarray(vectors, dtype=np.float32)
-    index.train(widened)  # float16 codes learn nothing, but faiss wants the call
-    index.add(widened)
+    index.add(np.asarray(vectors, dtype=np.float32))
     index.hnsw.efSearch = HNSW_EF_SEARCH
     return index
 
