@@ -125,8 +125,8 @@ def table(results: dict[tuple[str, str], tuple[dict, float]], indexing: dict[str
         "own vector once computed (qa/support.py), and both settings of a set run in one process, so "
         "the open run's latencies are those of a warm cache; the distractor run's are mostly cold. "
         "Indexing (once per set, kept in `index/bench-<set>`): "
-        + ", ".join(f"{name} {seconds / 60:.1f} min ({embedded:,} sentences embedded)"
-                    for name, (seconds, embedded) in indexing.items()) + ".",
+        + ", ".join(f"{name} {seconds / 60:.1f} min ({embedded:,} sentences embedded)" if embedded
+                    else f"{name} reused as it was" for name, (seconds, embedded) in indexing.items()) + ".",
         "",
         *rows(results),
         "",

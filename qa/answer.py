@@ -331,10 +331,11 @@ def citer_pairs(question: str, evidence: list[Evidence], index: Index) -> tuple[
     asked = terms(question)
     n = len(doc_ids)
     found = terms_of([d.text for d in documents.values()] + [d.title for d in documents.values()]
-                     + [_DISAMBIGUATION.sub("", d.title) for d in documents.values()])
-    body = dict(zip(doc_ids, found[:n]))
-    held = {doc_id: body[doc_id] | title for doc_id, title in zip(doc_ids, found[n:2 * n])}
-    subjects = dict(zip(doc_ids, found[2 * n:]))
+                     + [_DISAMBIGUATION.sub("", d.title) for d in documents.values()])  # one terms_of call for all
+    body_terms, title_terms, subject_terms = (found[i * n : (i + 1) * n] for i in range(3))
+    body = dict(zip(doc_ids, body_terms))
+    held = {doc_id: body[doc_id] | title for doc_id, title in zip(doc_ids, title_terms)}
+    subjects = dict(zip(doc_ids, subject_terms))
     in_question = {doc_id: names_subject(d.title, question) for doc_id, d in documents.items()}
 
     rows = []
