@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.answer import CITER_FEATURES, PAIR_FEATURES, pair_rows_with, pair_scores, picked_of, sentence_chances
+from qa.answer import CITER_FEATURES, PAIR_FEATURES, cited_candidates, pair_rows_with, sentence_chances
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT.parent / "shared" / "benchmarks" / "hotpotqa"
@@ -88,21 +88,18 @@ def chances(q: dict, weights: np.ndarray) -> tuple[np.ndarray, dict[str, list[in
 
 
 def policy_f1(q: dict, weights: np.ndarray, pair_weights: np.ndarray, threshold: float, relative: float) -> float:
-    """Citation F1 of one question as Extractive.answer would cite it (mirrors Citer.choose).
-    Left out: the answerer's check that, below abstain_below, the cited sentences hold pair_covers
-    of the question (qa.answer.held_together); it moved HotpotQA citation F1 by 0.001."""
+    """Citation F1 of one question as Extractive.answer would cite it (Citer.choose's choice,
+    qa.answer.cited_candidates). Left out: the answerer's check that, below abstain_below, the cited
+    sentences hold pair_covers of the question (qa.answer.held_together); it moved HotpotQA
+    citation F1 by 0.001."""
     if not q["may_answer"] or not q["pairs"]:
         return current_f1(q)
     chance, by_doc, best = chances(q, weights)
-    pairs = [tuple(p) for p in q["pairs"]]
-    if not any(max(best, key=best.get) in pair for pair in pairs):
+    cited = cited_candidates([tuple(p) for p in q["pairs"]], np.asarray(q["pair_rows"]), chance, by_doc, best,
+                             pair_weights, threshold, relative, q["hop"])
+    if cited is None:
         return current_f1(q)
-    pair = pairs[int(np.argmax(pair_scores(pairs, np.asarray(q["pair_rows"]), best, pair_weights)))]
-    picked = []
-    for doc_id in pair:
-        members = by_doc[doc_id]
-        chosen = picked_of(members, chance, threshold, relative)
-        picked += chosen + ([q["hop"]] if q["hop"] in members and q["hop"] not in chosen else [])
+    picked = [i for _, rows in cited for i in rows]
     on_gold = sum(q["label"][i] for i in picked)
     return f1(on_gold, min(on_gold, q["n_gold"]), len(picked), q["n_gold"])
 

@@ -388,6 +388,26 @@ def picked_of(members: list[int], chance: np.ndarray, threshold: float, relative
     return [i for i in ranked if chance[i] >= floor] or ranked[:1]
 
 
+def cited_candidates(pairs: list[tuple[str, str]], pair_rows: np.ndarray, chance: np.ndarray,
+                     by_doc: dict[str, list[int]], best: dict[str, float], pair_weights: np.ndarray,
+                     threshold: float, relative: float, fact: int | None = None) -> list[tuple[str, list[int]]] | None:
+    """The citer's choice, shared by Citer.choose and eval/train_citer.py: the chosen pair's
+    documents (likeliest first), each with the candidates it cites, or None when the likeliest
+    document is in no linked pair. Candidate `fact` is cited too where its document is chosen."""
+    if not any(max(best, key=best.get) in pair for pair in pairs):
+        # The likeliest document stands alone: a single-subject answer (costs 0.01 of HotpotQA
+        # citation F1, and keeps an unrelated linked pair from answering a one-fact question).
+        return None
+    pair = pairs[int(np.argmax(pair_scores(pairs, pair_rows, best, pair_weights)))]
+    cited = []
+    for doc_id in sorted(pair, key=best.get, reverse=True):
+        picked = picked_of(by_doc[doc_id], chance, threshold, relative)
+        if fact in by_doc[doc_id] and fact not in picked:
+            picked.append(fact)
+        cited.append((doc_id, picked))
+    return cited
+
+
 @dataclass(frozen=True)
 class Citer:
     """Which two title-linked documents to cite and which of their sentences: two logistic
@@ -426,18 +446,15 @@ class Citer:
             return None  # most questions on a single-subject corpus stop here
         sentences, rows = citer_candidates(question, evidence, index, self.per_document)
         chance, by_doc, best = sentence_chances([s.doc_id for s in sentences], rows, self.weights)
-        if not any(max(best, key=best.get) in pair for pair in pairs):
-            # The likeliest document stands alone: a single-subject answer (costs 0.01 of HotpotQA
-            # citation F1, and keeps an unrelated linked pair from answering a one-fact question).
+        fact_row = next((i for i, s in enumerate(sentences) if fact is not None and s.id == fact.id), None)
+        cited = cited_candidates(pairs, pair_rows, chance, by_doc, best, self.pair_weights,
+                                 self.threshold, self.relative, fact_row)
+        if cited is None:
             return None
-        pair = pairs[int(np.argmax(pair_scores(pairs, pair_rows, best, self.pair_weights)))]
         support = {item.hit.sentence.id: item.support for item in evidence}
         chosen = []
-        for doc_id in sorted(pair, key=best.get, reverse=True):
-            members = by_doc[doc_id]
-            picked = picked_of(members, chance, self.threshold, self.relative)
-            picked += [i for i in members if fact is not None and sentences[i].id == fact.id and i not in picked]
-            top = max(support.get(sentences[i].id, 0.0) for i in members)
+        for doc_id, picked in cited:
+            top = max(support.get(sentences[i].id, 0.0) for i in by_doc[doc_id])
             # A sentence retrieval left out is cited on the strength of its document's best one.
             chosen += [(sentences[i], support.get(sentences[i].id, top))
                        for i in sorted(picked, key=lambda i: sentences[i].index)]
