@@ -5,9 +5,10 @@
     qa eval eval/sample_gold.jsonl --docs corpus --out OUT --baseline eval/baseline/metrics.json
 
 Every question goes through `Assistant.ask`, the call every front end makes, with the model and
-index loaded once. Writes metrics.json, results.jsonl, report.md and three plots into --out; the
-gold format and the metrics are described in eval/README.md. Exits 3 when a headline metric
-regressed against --baseline beyond the allowed margin (1 stays "could not run").
+index loaded once. Writes metrics.json (stamped with the settings, git commit and model file
+hashes), results.jsonl, report.md and three plots into --out; the gold format and the metrics are
+described in eval/README.md. Exits 3 when a headline metric regressed against --baseline, question
+by question, beyond the allowed margin and its interval (1 stays "could not run").
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import csv
 import hashlib
 import json
 import random
+import subprocess
 import sys
 import time
 from contextlib import contextmanager
@@ -35,6 +37,16 @@ if TYPE_CHECKING:
 HELP = "score answers, citations and abstention against a gold set (a regression gate with --baseline)"
 REGRESSED = 3
 RETRIEVAL_K = 10  # retrieval_recall_at_10 looks at this many hits
+TUNING_SPLITS = ("train", "dev")
+
+
+def tuning_split(name: str) -> str:
+    """argparse type of a tuning tool's --split: test splits are for reporting, never for tuning."""
+    if name not in TUNING_SPLITS:
+        raise argparse.ArgumentTypeError(
+            f"{name!r}: tuning tools read only {' or '.join(TUNING_SPLITS)}; test splits are for reporting "
+            "(qa eval --split test, eval/benchmarks.py), never for choosing settings")
+    return name
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -53,9 +65,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=int, default=0, metavar="N", help="a fixed random sample of N questions (seed 0)")
     p.add_argument("--workers", type=int, default=1, metavar="N",
                    help="questions answered at once (default 1: on 2 cores threads only contend; more helps an LLM server)")
-    p.add_argument("--baseline", type=Path, default=None, metavar="METRICS.json", help="an earlier metrics.json to compare with")
+    p.add_argument("--baseline", type=Path, default=None, metavar="METRICS.json",
+                   help="an earlier run's metrics.json, with its results.jsonl beside it, to compare with question by question")
     p.add_argument("--max-drop", type=float, default=0.02, metavar="D",
-                   help="fail when a score metric gets worse by more than D (absolute; default 0.02)")
+                   help="fail when a score metric gets worse by more than D (absolute; default 0.02) "
+                        "and by more than its paired 95%% interval")
     p.add_argument("--max-slowdown", type=float, default=1.0, metavar="R",
                    help="fail when a latency grows by more than R (relative; default 1.0: twice as slow; inf: never)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -150,19 +164,30 @@ def select(questions: list[GoldQuestion], split: str | None, limit: int) -> list
     return questions
 
 
-def read_baseline(path: Path) -> dict:
+def read_baseline(path: Path) -> tuple[dict, dict[str, metrics.Scores]]:
+    """A baseline run: its metrics.json and, from the results.jsonl beside it, each question's
+    Scores by `question_key` (the gate compares question by question)."""
+    results = path.parent / "results.jsonl"
     try:
         baseline = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise UserError(f"Cannot read the baseline {path}: {exc}") from None
+        lines = [json.loads(line) for line in results.read_text(encoding="utf-8").splitlines() if line.strip()]
+        scores = {question_key(line["id"], line["question"]): metrics.Scores.from_json(line["scores"]) for line in lines}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UserError(f"Cannot read the baseline {path} and the results.jsonl beside it ({exc}). The gate pairs "
+                        "questions: give the metrics.json of a qa eval --out DIR that still holds its results.jsonl.") from None
     if not isinstance(baseline, dict) or not any(k in baseline for k in metrics.HIGHER_IS_BETTER):
         raise UserError(f"{path} is not a metrics.json written by qa eval.")
-    return baseline
+    return baseline, scores
+
+
+def question_key(question_id: str, question: str) -> str:
+    """What pairs a question across two runs: its id and text, not its place in the file."""
+    return f"{question_id}\t{question}"
 
 
 def digest(questions: list[GoldQuestion]) -> str:
-    """Names the question set, so that a diff against a baseline of other questions is flagged."""
-    text = "\n".join(f"{q.id}\t{q.question}" for q in questions)
+    """Names the question set (in any order), so that a diff against a baseline of other questions is flagged."""
+    text = "\n".join(sorted(question_key(q.id, q.question) for q in questions))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -235,6 +260,8 @@ def ask_all(assistant: Assistant, questions: list[GoldQuestion], distractor: boo
 # --- scoring ---------------------------------------------------------------------------------
 def scored(q: GoldQuestion, asked: Asked, doc_texts: dict[str, str]) -> tuple[dict, metrics.Scores]:
     """The question's line of results.jsonl, and its Scores."""
+    from qa.llm import REMOVED_CLAIM
+
     answer = asked.answer
     cited = [metrics.Span(c.doc_id, c.start, c.end) for c in answer.citations]
     retrieved = [metrics.Span(h.sentence.doc_id, h.sentence.start, h.sentence.end) for h in answer.hits[:RETRIEVAL_K]]
@@ -242,6 +269,8 @@ def scored(q: GoldQuestion, asked: Asked, doc_texts: dict[str, str]) -> tuple[di
     matches = metrics.match(cited, retrieved, [metrics.locate(item, doc_texts) for item in supporting])
     spoken = asked.without_threshold if answer.abstained else answer
     spoke = spoken is not None and not spoken.abstained
+    # The short answer is the reader's; answer records of answerers without one may lack the field.
+    short_answer = getattr(answer, "short_answer", None)
     scores = metrics.score(
         answer=answer.answer,
         abstained=answer.abstained,
@@ -251,6 +280,8 @@ def scored(q: GoldQuestion, asked: Asked, doc_texts: dict[str, str]) -> tuple[di
         latency_ms=answer.timings_ms["total"],
         confidence=max((c.score for c in spoken.citations), default=None) if spoke else None,
         answer_without_threshold=spoken.answer if spoke else "",
+        short_answer=short_answer,
+        llm_claims_removed=sum(note.startswith(REMOVED_CLAIM) for note in answer.notes),
     )
     line = {
         "id": q.id,
@@ -259,19 +290,23 @@ def scored(q: GoldQuestion, asked: Asked, doc_texts: dict[str, str]) -> tuple[di
         "history": list(q.history),
         "gold_answers": list(q.answers),
         "answer": answer.answer,
+        "short_answer": short_answer,
         "abstained": answer.abstained,
         "answer_without_threshold": asked.without_threshold.answer if asked.without_threshold else None,
         "citations": [
             {"doc_id": c.doc_id, "sentence_index": c.sentence_index, "start": c.start, "end": c.end,
-             "text": c.text, "score": c.score, "claim": c.claim, "on_gold": on}
-            for c, on in zip(answer.citations, matches.citations_on_gold)
+             "text": c.text, "score": c.score, "claim": c.claim, "on_gold": on, "on_gold_strict": strict}
+            for c, on, strict in zip(answer.citations, matches.citations_on_gold, matches.citations_on_gold_strict)
         ],
         "gold_sentences": [
-            {"doc_id": s["doc_id"], "sentence": s.get("sentence"), "located": located, "cited": cited_, "retrieved": got}
-            for s, located, cited_, got in zip(supporting, matches.gold_located, matches.gold_cited, matches.gold_retrieved)
+            {"doc_id": s["doc_id"], "sentence": s.get("sentence"), "located": located, "cited": cited_,
+             "cited_strict": strict, "retrieved": got}
+            for s, located, cited_, strict, got in zip(supporting, matches.gold_located, matches.gold_cited,
+                                                       matches.gold_cited_strict, matches.gold_retrieved)
         ],
         "retrieved": [[h.sentence.doc_id, h.sentence.index] for h in answer.hits[:RETRIEVAL_K]],
         "timings_ms": {k: round(v, 1) for k, v in answer.timings_ms.items()},
+        "notes": list(answer.notes),
         "scores": scores.to_json(),
     }
     return line, scores
@@ -284,8 +319,64 @@ def stage_latencies(asked: list[Asked]) -> dict[str, float]:
             for stage in stages}
 
 
+# --- what a figure can be traced to ---------------------------------------------------------
+def model_files(settings: Settings, answerer: str) -> dict[str, Path]:
+    """Every model file the answers may depend on, by role. A new model file is one line here
+    (files the package ships under qa/models/, such as the reader, are found without one)."""
+    from qa import embedding
+    from qa.settings import PROJECT_ROOT
+
+    files = {
+        "encoder_weights": embedding.model_path() / "model.safetensors",
+        "encoder_onnx_fp32": embedding.exported_model(),
+        "encoder_onnx_int8": embedding.quantized_model(),
+        "citer": Path(settings.citer) if settings.citer else None,
+        "gguf": _gguf_file(settings) if answerer == "gguf" else None,
+    }
+    packaged = PROJECT_ROOT / "qa" / "models"
+    files |= {f"qa/models/{path.name}": path for path in sorted(packaged.glob("*")) if path.is_file()}
+    return {role: path for role, path in files.items() if path is not None}
+
+
+def _gguf_file(settings: Settings) -> Path:
+    from qa.gguf import SMOLLM2, smollm2_path
+
+    return smollm2_path() if settings.gguf_path == SMOLLM2 else Path(settings.gguf_path)
+
+
+def model_hashes(settings: Settings, answerer: str) -> dict[str, dict]:
+    return {role: {"path": str(path), "sha256": _sha256(path) if path.is_file() else None}
+            for role, path in model_files(settings, answerer).items()}
+
+
+def _sha256(path: Path) -> str:
+    digest_ = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest_.update(block)
+    return digest_.hexdigest()
+
+
+def git_commit() -> dict:
+    """The commit the code ran at, and whether tracked files differed from it (None outside a checkout)."""
+    from qa.settings import PROJECT_ROOT
+
+    def git(*argv: str) -> str | None:
+        try:
+            done = subprocess.run(["git", *argv], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    changed = git("status", "--porcelain", "--untracked-files=no") if commit else None
+    return {"commit": commit, "uncommitted_changes": None if changed is None else bool(changed)}
+
+
 # --- the command -----------------------------------------------------------------------------
-def run(args) -> int:
+def run(args, settings: Settings | None = None) -> int:
+    """`qa eval`. `settings` replaces the ones the flags and environment give (tests plant a
+    deliberately worse answerer this way)."""
     from qa.assistant import Assistant
     from qa.cli import settings_from
     from qa.report import format_changes, format_headline, write_report
@@ -294,7 +385,7 @@ def run(args) -> int:
     for path in args.docs or []:
         if not path.exists():
             raise UserError(f"--docs {path}: no such file or folder.")
-    baseline = read_baseline(args.baseline) if args.baseline else None
+    baseline, baseline_scores = read_baseline(args.baseline) if args.baseline else (None, None)
     questions = select(read_gold(args.gold), args.split, args.limit)
     distractor = args.setting == "distractor"
     lacking = [q.id for q in questions if q.candidate_doc_ids is None] if distractor else []
@@ -302,7 +393,8 @@ def run(args) -> int:
         raise UserError(f"--setting distractor needs candidate_doc_ids on every question; {len(lacking)} lack "
                         f"them (first: {lacking[0]}). Use --setting open.")
 
-    with prepared(settings_from(args), args.docs, keep=args.index is not None, progress=not args.quiet) as settings:
+    settings = settings or settings_from(args)
+    with prepared(settings, args.docs, keep=args.index is not None, progress=not args.quiet) as settings:
         assistant = Assistant(settings)
         asked, seconds = ask_all(assistant, questions, distractor, args.answerer, args.workers, not args.quiet)
         index = assistant.index
@@ -325,19 +417,25 @@ def run(args) -> int:
         "workers": args.workers,
         "seconds_answering": round(seconds, 1),
         "seconds_total": round(time.perf_counter() - began, 1),
+        "git": git_commit(),
+        "settings": settings.describe(),
+        "models": model_hashes(settings, asked[0].answer.answerer),
     }
-    changes = metrics.compare(baseline, figures, args.max_drop, args.max_slowdown) if baseline else None
+    changes = None
+    if baseline is not None:
+        current = {question_key(q.id, q.question): s for q, s in zip(questions, scores)}
+        changes = metrics.compare(baseline_scores, current, baseline, figures, args.max_drop, args.max_slowdown)
 
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "metrics.json").write_text(json.dumps(figures, indent=2) + "\n")
+    (args.out / "metrics.json").write_text(json.dumps(figures, indent=2, default=str) + "\n")
     with (args.out / "results.jsonl").open("w", encoding="utf-8") as f:
         for line in lines:
             f.write(json.dumps(line, ensure_ascii=False) + "\n")
-    write_report(args.out, figures, lines, scores, changes, baseline)
+    write_report(args.out, figures, lines, scores, changes, baseline, len(baseline_scores or ()))
 
     print(format_headline(figures))
     if changes:
-        print("\n" + format_changes(changes, baseline, figures))
+        print("\n" + format_changes(changes, baseline, figures, len(baseline_scores)))
     print(f"\n{len(questions)} questions in {seconds:.1f} s; wrote {args.out}/report.md")
     failed = [c.metric for c in changes or [] if c.failed]
     if failed:

@@ -27,6 +27,8 @@ _MARKER = re.compile(r"\[S(\d+)\]")
 # nearly the same: the same two signals the extractive answerer is calibrated on.
 MIN_COVERAGE = 0.6
 MIN_COSINE = 0.55
+# How the notes of a claim the check took out begin; qa eval counts them.
+REMOVED_CLAIM = ("removed a claim with no valid citation", "removed an unsupported claim")
 # Sentences that speak to the model rather than about the world ("ignore previous instructions…",
 # "SYSTEM: …", "new rules: …", or our own [S3] citation format) are a document trying to steer
 # the answer (indirect prompt injection): the model never sees them, so it can neither obey nor
@@ -133,14 +135,14 @@ class LLMAnswerer:
             if invented:
                 notes.append(f"dropped invented citation ids {invented}")
             if not valid:
-                notes.append(f"removed a claim with no valid citation: {statement!r}")
+                notes.append(f"{REMOVED_CLAIM[0]}: {statement!r}")
                 continue
             cited = [shown[i - 1] for i in valid]
             statement_vector = self.encoder.encode([statement])[0]
             cosine = max(float(e.vector @ statement_vector) for e in cited)
             covered = coverage({t: 1.0 for t in terms(statement)}, set().union(*(terms(e.hit.sentence.text) for e in cited)), weights)
             if covered < MIN_COVERAGE or cosine < MIN_COSINE:
-                notes.append(f"removed an unsupported claim (coverage {covered:.2f}, cosine {cosine:.2f}): {statement!r}")
+                notes.append(f"{REMOVED_CLAIM[1]} (coverage {covered:.2f}, cosine {cosine:.2f}): {statement!r}")
                 continue
             markers = ""
             for i in valid:

@@ -1,12 +1,20 @@
 """Scoring answers and citations against gold, the same way for every gold set.
 
-Citations are matched to gold supporting sentences by character-span overlap inside the same
-document, so the figures do not depend on whose sentence splitter produced the gold.
+Citations are matched to gold supporting sentences by character spans inside the same document,
+so the figures do not depend on whose sentence splitter produced the gold. Two matches are kept
+side by side: lenient (any shared character) and strict (the same sentence: most of each span's
+characters are shared, HotpotQA's supporting-fact definition once spans stand for sentence ids).
 
     >>> Span("a.txt", 0, 40).overlaps(Span("a.txt", 39, 80))
     True
+    >>> Span("a.txt", 0, 40).same_sentence(Span("a.txt", 39, 80))
+    False
     >>> round(token_f1("They ruled out ground troops [1].", ["ground troops"]), 3)  # p 2/5, r 2/2
     0.571
+
+Every ratio figure is a sum over questions of a per-question part over a per-question whole
+(`terms`), so the headline value, its bootstrap interval and the paired regression gate are
+computed from one definition.
 """
 
 from __future__ import annotations
@@ -14,7 +22,12 @@ from __future__ import annotations
 import re
 import string
 from collections import Counter
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = set(string.punctuation) | set("“”‘’–—")
@@ -36,6 +49,12 @@ def contains_answer(answer: str, golds: list[str]) -> bool:
     return any(f" {normalize(g)} " in normalized for g in golds if normalize(g))
 
 
+def exact_match(answer: str, golds: list[str]) -> bool:
+    """SQuAD's EM: the normalized answer equals a normalized gold answer."""
+    predicted = normalize(answer)
+    return any(predicted == normalize(g) for g in golds if normalize(g))
+
+
 def token_f1(answer: str, golds: list[str]) -> float:
     best = 0.0
     predicted = normalize(answer).split()
@@ -54,8 +73,20 @@ class Span:
     start: int
     end: int
 
+    def shared(self, other: Span) -> int:
+        """Characters the two spans have in common (0 across documents)."""
+        if self.doc_id != other.doc_id:
+            return 0
+        return max(0, min(self.end, other.end) - max(self.start, other.start))
+
     def overlaps(self, other: Span) -> bool:
-        return self.doc_id == other.doc_id and self.start < other.end and other.start < self.end
+        return self.shared(other) > 0
+
+    def same_sentence(self, other: Span) -> bool:
+        """Most of this span's characters lie in the other and most of the other's in this one:
+        the same sentence, cut by another splitter at most slightly differently."""
+        common = 2 * self.shared(other)
+        return common > self.end - self.start and common > other.end - other.start
 
 
 def locate(item: dict, doc_texts: dict[str, str], doc_spans: dict[str, list] | None = None) -> Span | None:
@@ -79,8 +110,8 @@ def gold_spans(supporting: list[dict], doc_texts: dict[str, str], doc_spans: dic
     return [span for item in supporting if (span := locate(item, doc_texts, doc_spans)) is not None]
 
 
-def retrieval_recall(index, retriever, questions: list[dict], k: int, distractor: bool = False) -> float:
-    """Share of the questions' gold supporting sentences overlapped by one of the top-k hits.
+def retrieval_found(index, retriever, questions: list[dict], k: int, distractor: bool = False) -> list[tuple[int, int]]:
+    """Per question, (gold supporting sentences overlapped by one of the top-k hits, gold sentences located).
 
     `index` and `retriever` are a loaded qa.store.Index and a qa.retrieve.Retriever over it; with
     `distractor`, each question searches only its `candidate_doc_ids`.
@@ -88,21 +119,20 @@ def retrieval_recall(index, retriever, questions: list[dict], k: int, distractor
     from qa.retrieve import resolve
 
     texts = {doc_id: stored.document.text for doc_id, stored in index.documents.items()}
-    found = total = 0
+    out = []
     for q in questions:
         gold = gold_spans(q["supporting"], texts)
         doc_ids = q.get("candidate_doc_ids") if distractor else None
         hits = retriever.search(resolve(q["question"], q.get("history") or []), doc_ids=doc_ids, k=k)
         spans = [Span(h.sentence.doc_id, h.sentence.start, h.sentence.end) for h in hits]
-        found += sum(1 for g in gold if any(g.overlaps(s) for s in spans))
-        total += len(gold)
-    return found / max(1, total)
+        out.append((sum(1 for g in gold if any(g.overlaps(s) for s in spans)), len(gold)))
+    return out
 
 
-def citation_scores(cited: list[Span], gold: list[Span]) -> tuple[int, int]:
-    """(citations overlapping some gold sentence, gold sentences overlapped by some citation)."""
-    matches = match(cited, [], list(gold))
-    return sum(matches.citations_on_gold), sum(matches.gold_cited)
+def retrieval_recall(index, retriever, questions: list[dict], k: int, distractor: bool = False) -> float:
+    """Share of the questions' gold supporting sentences overlapped by one of the top-k hits (pooled)."""
+    found = retrieval_found(index, retriever, questions, k, distractor)
+    return sum(f for f, _ in found) / max(1, sum(t for _, t in found))
 
 
 # --- one question ---------------------------------------------------------------------------
@@ -112,33 +142,38 @@ class Matches:
 
     One entry per citation, and one per gold sentence in the gold's order, so a report can mark
     each sentence; a gold sentence that cannot be located in the index is neither cited nor
-    retrieved (it counts as a miss rather than being dropped).
+    retrieved (it counts as a miss rather than being dropped). `_strict`: the same sentence
+    (Span.same_sentence) rather than any overlap.
     """
 
     citations_on_gold: tuple[bool, ...]
     gold_located: tuple[bool, ...]
     gold_cited: tuple[bool, ...]
     gold_retrieved: tuple[bool, ...]
+    citations_on_gold_strict: tuple[bool, ...] = ()
+    gold_cited_strict: tuple[bool, ...] = ()
 
 
 def match(cited: list[Span], retrieved: list[Span], gold: list[Span | None]) -> Matches:
     """Match one answer's citations and retrieval hits to the gold sentences (None: not located)."""
 
-    def overlapped(g: Span | None, spans: list[Span]) -> bool:
-        return g is not None and any(g.overlaps(s) for s in spans)
+    def hit(g: Span | None, spans: list[Span], same: Callable[[Span, Span], bool]) -> bool:
+        return g is not None and any(same(g, s) for s in spans)
 
     located = [g for g in gold if g is not None]
     return Matches(
         citations_on_gold=tuple(any(c.overlaps(g) for g in located) for c in cited),
         gold_located=tuple(g is not None for g in gold),
-        gold_cited=tuple(overlapped(g, cited) for g in gold),
-        gold_retrieved=tuple(overlapped(g, retrieved) for g in gold),
+        gold_cited=tuple(hit(g, cited, Span.overlaps) for g in gold),
+        gold_retrieved=tuple(hit(g, retrieved, Span.overlaps) for g in gold),
+        citations_on_gold_strict=tuple(any(c.same_sentence(g) for g in located) for c in cited),
+        gold_cited_strict=tuple(hit(g, cited, Span.same_sentence) for g in gold),
     )
 
 
 @dataclass(frozen=True)
 class Scores:
-    """Everything one answer contributes to the aggregate figures."""
+    """Everything one answer contributes to the aggregate figures (a line's `scores` in results.jsonl)."""
 
     answerable: bool
     abstained: bool
@@ -149,12 +184,18 @@ class Scores:
     found: bool = False  # a gold answer string appears in the normalized answer
     found_without_threshold: bool = False  # the same for the answer given with no threshold
     f1: float = 0.0
+    # On the short answer when the answerer gave one, else on the answer text.
+    answer_em: bool = False
+    answer_token_f1: float = 0.0
     citations: int = 0
     citations_on_gold: int = 0
+    citations_on_gold_strict: int = 0
     gold: int = 0
     gold_located: int = 0
     gold_cited: int = 0
+    gold_cited_strict: int = 0
     gold_retrieved: int = 0
+    llm_claims_removed: int = 0  # answer sentences an LLM wrote that the claim check took out
 
     @property
     def graded(self) -> bool:
@@ -171,14 +212,34 @@ class Scores:
 
     @property
     def citation_f1(self) -> float:
-        p, r = self.citation_precision, self.citation_recall
-        return 2 * p * r / (p + r) if p + r else 0.0
+        return _f1(self.citation_precision, self.citation_recall)
+
+    @property
+    def citation_precision_strict(self) -> float:
+        return self.citations_on_gold_strict / self.citations if self.citations else 0.0
+
+    @property
+    def citation_recall_strict(self) -> float:
+        return self.gold_cited_strict / self.gold if self.gold else 0.0
+
+    @property
+    def citation_f1_strict(self) -> float:
+        return _f1(self.citation_precision_strict, self.citation_recall_strict)
 
     def to_json(self) -> dict:
         out = asdict(self)
         if self.graded:
-            out |= {k: round(getattr(self, k), 4) for k in ("citation_precision", "citation_recall", "citation_f1")}
+            out |= {k: round(getattr(self, k), 4) for k in PER_QUESTION_CITATION}
         return out
+
+    @classmethod
+    def from_json(cls, record: dict) -> Scores:
+        """A results.jsonl line's `scores` back (the derived figures are recomputed)."""
+        return cls(**{f.name: record[f.name] for f in fields(cls) if f.name in record})
+
+
+PER_QUESTION_CITATION = ("citation_precision", "citation_recall", "citation_f1",
+                         "citation_precision_strict", "citation_recall_strict", "citation_f1_strict")
 
 
 def score(
@@ -190,11 +251,15 @@ def score(
     latency_ms: float,
     confidence: float | None,
     answer_without_threshold: str = "",
+    short_answer: str | None = None,
+    llm_claims_removed: int = 0,
 ) -> Scores:
     """Score one answer. An answerable question that abstains scores as a miss on everything
     but latency. `answer_without_threshold` is what the answerer says with no abstention
-    threshold (empty when it has nothing to say); it only feeds the threshold curve."""
+    threshold (empty when it has nothing to say); it only feeds the threshold curve.
+    `short_answer`, when the answerer gave one, is what exact match and token F1 read."""
     answered = answerable and not abstained
+    span = answer if short_answer is None else short_answer
     return Scores(
         answerable=answerable,
         abstained=abstained,
@@ -203,12 +268,17 @@ def score(
         found=answered and contains_answer(answer, golds),
         found_without_threshold=answerable and contains_answer(answer_without_threshold, golds),
         f1=token_f1(answer, golds) if answered else 0.0,
+        answer_em=answered and exact_match(span, golds),
+        answer_token_f1=token_f1(span, golds) if answered else 0.0,
         citations=len(matches.citations_on_gold),
         citations_on_gold=sum(matches.citations_on_gold),
+        citations_on_gold_strict=sum(matches.citations_on_gold_strict),
         gold=len(matches.gold_located),
         gold_located=sum(matches.gold_located),
         gold_cited=sum(matches.gold_cited),
+        gold_cited_strict=sum(matches.gold_cited_strict),
         gold_retrieved=sum(matches.gold_retrieved),
+        llm_claims_removed=llm_claims_removed,
     )
 
 
@@ -217,19 +287,77 @@ def score(
 HIGHER_IS_BETTER = {
     "answer_str_em": True,
     "answer_f1": True,
+    "answer_em": True,
+    "answer_token_f1": True,
     "citation_precision": True,
     "citation_recall": True,
+    "citation_f1": True,
+    "citation_precision_strict": True,
+    "citation_recall_strict": True,
+    "citation_f1_strict": True,
+    "citation_precision_all_questions": True,
+    "citation_precision_micro": True,
+    "citation_recall_micro": True,
     "retrieval_recall_at_10": True,
     "unanswerable_abstained": True,
     "false_abstention": False,
+    "overall_correct": True,
     "latency_p50_ms": False,
     "latency_p95_ms": False,
 }
-LATENCY = ("latency_p50_ms", "latency_p95_ms")
+LATENCY = {"latency_p50_ms": 50, "latency_p95_ms": 95}  # key -> percentile
+BOOTSTRAP_ROUNDS = 1000
+BOOTSTRAP_SEED = 0
+
+
+def terms(s: Scores) -> dict[str, tuple[float, float]]:
+    """What one question adds to each ratio figure: (part, whole); the figure is
+    sum(part) / sum(whole) over the questions.
+
+    A per-question mean adds (its value, 1) where it counts and (0, 0) where it does not (an
+    unanswerable question adds nothing to answer figures); a pooled figure adds counts
+    (citations on gold, citations). This is the one definition of every ratio figure: the
+    headline value, its interval and the paired gate all sum these.
+    """
+
+    def where(counts: bool, value: float) -> tuple[float, float]:
+        return (float(value), 1.0) if counts else (0.0, 0.0)
+
+    def pooled(part: int, whole: int) -> tuple[float, float]:
+        return (float(part), float(whole)) if s.graded else (0.0, 0.0)
+
+    answerable, graded = s.answerable, s.graded
+    # An answered unanswerable question's citations all point at text that does not answer it.
+    wrongly_cited = not answerable and s.citations > 0
+    return {
+        "answer_str_em": where(answerable, s.found),
+        "answer_f1": where(answerable, s.f1),
+        "answer_em": where(answerable, s.answer_em),
+        "answer_token_f1": where(answerable, s.answer_token_f1),
+        **{key: where(graded, getattr(s, key)) for key in PER_QUESTION_CITATION},
+        "citation_precision_all_questions": where(graded, s.citation_precision) if graded else where(wrongly_cited, 0.0),
+        "citation_precision_micro": pooled(s.citations_on_gold, s.citations),
+        "citation_recall_micro": pooled(s.gold_cited, s.gold),
+        "retrieval_recall_at_10": pooled(s.gold_retrieved, s.gold),
+        "unanswerable_abstained": where(not answerable, s.abstained),
+        "false_abstention": where(answerable, s.abstained),
+        "overall_correct": where(True, s.found if answerable else s.abstained),
+    }
+
+
+def term_arrays(scores: list[Scores]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """`terms` of every question, as one (part, whole) pair of arrays per figure."""
+    import numpy as np
+
+    rows = [terms(s) for s in scores]
+    keys = rows[0] if rows else terms(Scores(True, False, 0.0, None))
+    return {key: (np.array([r[key][0] for r in rows], dtype=float), np.array([r[key][1] for r in rows], dtype=float))
+            for key in keys}
 
 
 def aggregate(scores: list[Scores]) -> dict:
-    """The headline figures (None where the gold set cannot tell, e.g. no unanswerable questions).
+    """The headline figures (None where the gold set cannot tell, e.g. no unanswerable
+    questions), their 95% intervals (`ci95`) and the counts.
 
     Citation precision, recall and F1 are averaged per question, as HotpotQA's supporting-fact
     metrics are, so that its published figures compare; an abstention scores 0 on all three.
@@ -237,38 +365,59 @@ def aggregate(scores: list[Scores]) -> dict:
     overall_correct counts both halves of a set like SQuAD 2.0: an answerable question is right
     when its answer holds a gold answer, an unanswerable one when it abstained.
     """
-    answerable = [s for s in scores if s.answerable]
-    unanswerable = [s for s in scores if not s.answerable]
-    graded = [s for s in answerable if s.graded]
-    latencies = sorted(s.latency_ms for s in scores)
-    citations = sum(s.citations for s in graded)
+    import numpy as np
+
+    arrays = term_arrays(scores)
+    latencies = np.array([s.latency_ms for s in scores], dtype=float)
+    figures: dict = {key: _ratio(part.sum(), whole.sum()) for key, (part, whole) in arrays.items()}
+    figures |= {key: _round(percentile(sorted(latencies.tolist()), q), 1) for key, q in LATENCY.items()}
+    statistics = {key: _ratio_of(part, whole) for key, (part, whole) in arrays.items()}
+    statistics |= {key: lambda rows, q=q: np.percentile(latencies[rows], q, axis=1) for key, q in LATENCY.items()}
+    intervals = bootstrap(len(scores), statistics)
+    figures = {key: figures[key] for key in HIGHER_IS_BETTER}
+    graded = [s for s in scores if s.graded]
     gold = sum(s.gold for s in graded)
-    return {
-        "answer_str_em": _mean([s.found for s in answerable]),
-        "answer_f1": _mean([s.f1 for s in answerable]),
-        "citation_precision": _mean([s.citation_precision for s in graded]),
-        "citation_recall": _mean([s.citation_recall for s in graded]),
-        "citation_f1": _mean([s.citation_f1 for s in graded]),
-        "citation_precision_micro": _ratio(sum(s.citations_on_gold for s in graded), citations),
-        "citation_recall_micro": _ratio(sum(s.gold_cited for s in graded), gold),
-        "retrieval_recall_at_10": _ratio(sum(s.gold_retrieved for s in graded), gold),
-        "unanswerable_abstained": _mean([s.abstained for s in unanswerable]),
-        "false_abstention": _mean([s.abstained for s in answerable]),
-        "overall_correct": _mean([s.found if s.answerable else s.abstained for s in scores]),
-        "latency_p50_ms": _round(percentile(latencies, 50), 1),
-        "latency_p95_ms": _round(percentile(latencies, 95), 1),
-        "counts": {
-            "questions": len(scores),
-            "answerable": len(answerable),
-            "unanswerable": len(unanswerable),
-            "answered": sum(not s.abstained for s in scores),
-            "abstained": sum(s.abstained for s in scores),
-            "with_gold_sentences": len(graded),
-            "citations": citations,
-            "gold_sentences": gold,
-            "gold_sentences_not_located": gold - sum(s.gold_located for s in graded),
-        },
+    figures["ci95"] = {key: intervals[key] if figures[key] is not None else None for key in HIGHER_IS_BETTER}
+    figures["counts"] = {
+        "questions": len(scores),
+        "answerable": sum(s.answerable for s in scores),
+        "unanswerable": sum(not s.answerable for s in scores),
+        "answered": sum(not s.abstained for s in scores),
+        "abstained": sum(s.abstained for s in scores),
+        "with_gold_sentences": len(graded),
+        "citations": sum(s.citations for s in graded),
+        "gold_sentences": gold,
+        "gold_sentences_not_located": gold - sum(s.gold_located for s in graded),
+        "unanswerable_answered_with_citations": sum(not s.answerable and s.citations > 0 for s in scores),
+        "llm_claims_removed": sum(s.llm_claims_removed for s in scores),
     }
+    return figures
+
+
+def bootstrap(n: int, statistics: dict[str, Callable[[np.ndarray], np.ndarray]],
+              rounds: int = BOOTSTRAP_ROUNDS, seed: int = BOOTSTRAP_SEED) -> dict[str, list[float] | None]:
+    """95% percentile intervals by resampling the n questions with replacement.
+
+    Each statistic maps a (rounds, n) array of question indices to one value per round (NaN
+    where a resample cannot tell, e.g. it drew no unanswerable question). All statistics see
+    the same seeded resamples, so the same run always gets the same intervals.
+    """
+    import numpy as np
+
+    if n == 0:
+        return {key: None for key in statistics}
+    rows = np.random.default_rng(seed).integers(0, n, size=(rounds, n))
+    out = {}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for key, statistic in statistics.items():
+            values = np.asarray(statistic(rows), dtype=float)
+            values = values[~np.isnan(values)]
+            out[key] = [_round(float(v), 4) for v in np.percentile(values, [2.5, 97.5])] if values.size else None
+    return out
+
+
+def _ratio_of(part: np.ndarray, whole: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda rows: part[rows].sum(axis=1) / whole[rows].sum(axis=1)
 
 
 def abstention_curve(scores: list[Scores], thresholds: list[float]) -> list[dict]:
@@ -286,7 +435,7 @@ def abstention_curve(scores: list[Scores], thresholds: list[float]) -> list[dict
         kept = [s for s in scores if s.confidence is not None and s.confidence >= t]
         curve.append({
             "threshold": round(t, 4),
-            "precision": _mean([s.found_without_threshold for s in kept]),
+            "precision": _ratio(sum(s.found_without_threshold for s in kept), len(kept)),
             "coverage": _ratio(sum(s.answerable for s in kept), answerable),
             "unanswerable_abstained": _ratio(unanswerable - sum(not s.answerable for s in kept), unanswerable),
         })
@@ -312,33 +461,57 @@ class Change:
     worse_by: float | None  # score points for ratios; a relative increase for latencies
     allowed: float
     failed: bool
+    # 95% interval of worse_by over the paired questions (ratios only): a drop counts only when
+    # the whole interval lies on the worse side of zero.
+    interval: list[float] | None = None
 
 
-def compare(baseline: dict, current: dict, max_drop: float, max_slowdown: float) -> list[Change]:
-    """Each headline metric against the baseline. A ratio fails when it got worse by more than
-    `max_drop` points; a latency when it grew by more than `max_slowdown` (0.5: 50 % slower),
-    since milliseconds differ between machines far more than answers do."""
-    changes = []
+def compare(baseline: dict[str, Scores], current: dict[str, Scores], baseline_figures: dict, current_figures: dict,
+            max_drop: float, max_slowdown: float) -> list[Change]:
+    """Each headline metric against the baseline, question by question.
+
+    `baseline` and `current` map a question's key to its Scores; only the questions both runs
+    answered are compared, paired, whatever their order. A ratio fails when it got worse by
+    more than `max_drop` points and the bootstrap interval of the paired difference lies wholly
+    on the worse side: a few questions flipping either way on a small gold set is noise. A
+    latency (whole-run percentiles, not paired) fails when it grew by more than `max_slowdown`
+    (0.5: 50 % slower), since milliseconds differ between machines far more than answers do.
+    """
+    shared = [key for key in current if key in baseline]
+    before_arrays = term_arrays([baseline[key] for key in shared])
+    after_arrays = term_arrays([current[key] for key in shared])
+    statistics, changes = {}, {}
     for metric, higher_is_better in HIGHER_IS_BETTER.items():
-        before, after = baseline.get(metric), current.get(metric)
-        allowed = max_slowdown if metric in LATENCY else max_drop
-        worse_by = None
-        if before is not None and after is not None:
-            if metric in LATENCY:
-                worse_by = (after - before) / before if before > 0 else 0.0
-            else:
-                worse_by = before - after if higher_is_better else after - before
-        failed = worse_by is not None and worse_by > allowed + 1e-9
-        changes.append(Change(metric, before, after, worse_by, allowed, failed))
-    return changes
+        if metric in LATENCY:
+            continue
+        (bp, bw), (ap, aw) = before_arrays[metric], after_arrays[metric]
+        before, after = _ratio(bp.sum(), bw.sum()), _ratio(ap.sum(), aw.sum())
+        sign = 1 if higher_is_better else -1
+        worse_by = None if before is None or after is None else round(sign * (before - after), 4)
+        changes[metric] = (before, after, worse_by)
+        statistics[metric] = lambda rows, b=_ratio_of(bp, bw), a=_ratio_of(ap, aw), sign=sign: sign * (b(rows) - a(rows))
+    intervals = bootstrap(len(shared), statistics)
+    out = []
+    for metric in HIGHER_IS_BETTER:
+        if metric in LATENCY:
+            before, after = baseline_figures.get(metric), current_figures.get(metric)
+            worse_by = (after - before) / before if before and after is not None else None
+            failed = worse_by is not None and worse_by > max_slowdown + 1e-9
+            out.append(Change(metric, before, after, worse_by, max_slowdown, failed))
+            continue
+        before, after, worse_by = changes[metric]
+        interval = intervals[metric] if worse_by is not None else None
+        failed = worse_by is not None and worse_by > max_drop + 1e-9 and interval is not None and interval[0] > 0
+        out.append(Change(metric, before, after, worse_by, max_drop, failed, interval))
+    return out
 
 
-def _mean(values: list) -> float | None:
-    return _round(sum(values) / len(values), 4) if values else None
+def _f1(p: float, r: float) -> float:
+    return 2 * p * r / (p + r) if p + r else 0.0
 
 
-def _ratio(part: int, whole: int) -> float | None:
-    return _round(part / whole, 4) if whole else None
+def _ratio(part: float, whole: float) -> float | None:
+    return _round(float(part) / float(whole), 4) if whole else None
 
 
 def _round(value: float | None, digits: int) -> float | None:

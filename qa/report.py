@@ -7,12 +7,20 @@ from pathlib import Path
 from qa.metrics import LATENCY, Change, Scores, abstention_curve
 
 MEANING = {
-    "answer_str_em": "answerable questions whose answer contains a gold answer (SQuAD-normalized)",
-    "answer_f1": "token F1 of the answer against the best gold answer, answerable questions",
-    "citation_precision": "share of an answer's citations that overlap a gold sentence (mean per question)",
-    "citation_recall": "share of the gold sentences that the answer cites (mean per question)",
-    "citation_f1": "per-question F1 of the two above, averaged (HotpotQA's supporting-fact F1)",
-    "retrieval_recall_at_10": "gold sentences overlapped by the 10 retrieved sentences",
+    "answer_str_em": "lenient: answerable questions whose answer contains a gold answer (SQuAD-normalized)",
+    "answer_f1": "token F1 of the whole answer text against the best gold answer, answerable questions",
+    "answer_em": "strict: SQuAD exact match of the short answer (the answer text when there is none)",
+    "answer_token_f1": "SQuAD token F1 of the short answer (the answer text when there is none)",
+    "citation_precision": "lenient: share of an answer's citations overlapping a gold sentence (mean per question)",
+    "citation_recall": "lenient: share of the gold sentences some citation overlaps (mean per question)",
+    "citation_f1": "lenient: per-question F1 of the two above, averaged",
+    "citation_precision_strict": "strict: share of an answer's citations that are a gold sentence (mean per question)",
+    "citation_recall_strict": "strict: share of the gold sentences cited as such (mean per question)",
+    "citation_f1_strict": "strict: per-question F1 of the two above, averaged (HotpotQA's supporting-fact F1)",
+    "citation_precision_all_questions": "lenient precision, with citations on unanswerable questions counted wrong",
+    "citation_precision_micro": "lenient, pooled over all citations of answerable questions",
+    "citation_recall_micro": "lenient, pooled over all gold sentences",
+    "retrieval_recall_at_10": "gold sentences overlapped by the 10 retrieved sentences (pooled)",
     "unanswerable_abstained": "unanswerable questions where it said the documents don't say",
     "false_abstention": "answerable questions where it abstained (lower is better)",
     "overall_correct": "all questions handled right: gold answer given, or abstained when unanswerable",
@@ -25,15 +33,24 @@ WORST = 10
 
 
 def format_headline(metrics: dict) -> str:
-    rows = ["| metric | value | meaning |", "|---|---|---|"]
+    rows = ["| metric | value | 95% interval | meaning |", "|---|---|---|---|"]
     for name, meaning in MEANING.items():
-        rows.append(f"| {name} | {_show(metrics.get(name))} | {meaning} |")
+        rows.append(f"| {name} | {_show(metrics.get(name))} | {interval(metrics, name)} | {meaning} |")
     counts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in metrics["counts"].items())
-    return "\n".join(rows) + f"\n\nCounts: {counts}."
+    return "\n".join(rows) + f"\n\nIntervals: seeded bootstrap over the questions. Counts: {counts}."
 
 
-def format_changes(changes: list[Change], baseline: dict, metrics: dict) -> str:
-    rows = ["| metric | baseline | now | change | allowed | |", "|---|---|---|---|---|---|"]
+def interval(metrics: dict, name: str) -> str:
+    """A figure's 95% interval as text ("0.812-0.866"), or n/a."""
+    found = (metrics.get("ci95") or {}).get(name)
+    return "n/a" if found is None else f"{_show(found[0])}-{_show(found[1])}"
+
+
+def format_changes(changes: list[Change], baseline: dict, metrics: dict, baseline_questions: int) -> str:
+    rows = ["Scores are compared question by question over the questions both runs answered; a drop fails "
+            "when it exceeds the allowed margin and its 95% interval (bootstrap of the paired differences) "
+            "lies wholly on the worse side.", "",
+            "| metric | baseline | now | change | 95% interval of the drop | allowed | |", "|---|---|---|---|---|---|---|"]
     for c in changes:
         if c.worse_by is None:
             delta, verdict = "", "not compared"
@@ -43,15 +60,17 @@ def format_changes(changes: list[Change], baseline: dict, metrics: dict) -> str:
             delta = "no change" if abs(c.worse_by) < 5e-5 else delta
             verdict = "**REGRESSED**" if c.failed else "ok"
         allowed = f"{c.allowed:.0%} slower" if c.metric in LATENCY else f"{c.allowed:.3f}"
-        rows.append(f"| {c.metric} | {_show(c.before)} | {_show(c.after)} | {delta} | {allowed} | {verdict} |")
+        spread = "" if c.interval is None else f"{c.interval[0]:+.3f} to {c.interval[1]:+.3f}"
+        rows.append(f"| {c.metric} | {_show(c.before)} | {_show(c.after)} | {delta} | {spread} | {allowed} | {verdict} |")
     was, now = baseline.get("run", {}), metrics["run"]
-    if was.get("questions_sha256") != now["questions_sha256"] or baseline.get("counts") != metrics["counts"]:
-        rows.append("\nNote: the baseline was measured on a different gold file or question set.")
+    if was.get("questions_sha256") != now["questions_sha256"]:
+        rows.append(f"\nNote: the baseline was measured on another question set ({baseline_questions} questions; "
+                    f"now {metrics['counts']['questions']}): only the questions both have are compared.")
     return "\n".join(rows)
 
 
 def write_report(out: Path, metrics: dict, lines: list[dict], scores: list[Scores],
-                 changes: list[Change] | None, baseline: dict | None) -> None:
+                 changes: list[Change] | None, baseline: dict | None, baseline_questions: int = 0) -> None:
     run = metrics["run"]
     thresholds = [step / 100 for step in range(101)]
     _plot_headline(out / "headline.png", metrics, baseline)
@@ -64,7 +83,7 @@ def write_report(out: Path, metrics: dict, lines: list[dict], scores: list[Score
             f"{run['seconds_answering']} s ({run['seconds_total']} s with indexing), {run['workers']} worker(s).")
     parts = ["# Evaluation report", what, "## Headline", format_headline(metrics)]
     if changes:
-        parts += ["## Against the baseline", format_changes(changes, baseline, metrics)]
+        parts += ["## Against the baseline", format_changes(changes, baseline, metrics, baseline_questions)]
     parts += ["## Choosing an abstention threshold", _curve_table(abstention_curve(scores, thresholds[::5]), run["abstain_below"]),
               "## Plots", "\n".join(f"- [{title}]({name})\n\n  ![{title}]({name})" for name, title in PLOTS.items()),
               f"## Worst failures (up to {WORST})", _failures(lines)]
@@ -142,16 +161,19 @@ def _pyplot():
 def _plot_headline(path: Path, metrics: dict, baseline: dict | None) -> None:
     plt = _pyplot()
     names = [n for n in MEANING if n not in LATENCY and metrics.get(n) is not None]
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    bars = ax.barh(names, [metrics[n] for n in names], color="#4c72b0")
-    ax.bar_label(bars, fmt="%.3f", padding=3)
+    fig, ax = plt.subplots(figsize=(9, 7))
+    values = [metrics[n] for n in names]
+    spread = [metrics.get("ci95", {}).get(n) or [v, v] for n, v in zip(names, values)]
+    errors = [[v - low for v, (low, _) in zip(values, spread)], [high - v for v, (_, high) in zip(values, spread)]]
+    bars = ax.barh(names, values, xerr=errors, color="#4c72b0", error_kw={"ecolor": "#333333", "capsize": 2})
+    ax.bar_label(bars, fmt="%.3f", padding=8)
     if baseline:
         shown = [(i, baseline[n]) for i, n in enumerate(names) if baseline.get(n) is not None]
         ax.scatter([v for _, v in shown], [i for i, _ in shown], color="black", marker="|", s=300, zorder=3, label="baseline")
         ax.legend(loc="lower right")
     ax.set_xlim(0, 1.12)
     ax.invert_yaxis()
-    ax.set_title(f"Headline metrics ({metrics['counts']['questions']} questions)")
+    ax.set_title(f"Headline metrics ({metrics['counts']['questions']} questions; bars: 95% interval)")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
