@@ -17,7 +17,7 @@ from qa.retrieve import Retriever, resolve
 from qa.settings import Settings
 from qa.store import Index
 from qa.support import TermWeights, score
-from qa.types import Answer
+from qa.types import Answer, Hit
 
 MAX_QUESTION_CHARS = 2_000
 
@@ -69,6 +69,18 @@ class Assistant:
     @property
     def index(self) -> Index:
         return self._current()[0]
+
+    def search(self, query: str, history: list[str] | None = None, k: int | None = None,
+               doc_ids: list[str] | None = None) -> list[Hit]:
+        """The ranked sentences `ask` would weigh for `query` (a follow-up resolved against `history`)."""
+        query = (query or "").strip()
+        if not query:
+            raise QuestionError("The query is empty: type what to search for.")
+        if len(query) > MAX_QUESTION_CHARS:
+            raise QuestionError(f"The query is longer than {MAX_QUESTION_CHARS} characters: shorten it.")
+        _, retriever, _ = self._current()
+        return retriever.search(resolve(query, [t.strip() for t in history or [] if t and t.strip()]),
+                                doc_ids=doc_ids, k=k)
 
     # -- answering -------------------------------------------------------------------------
     def answerer(self, name: str | None = None) -> Answerer:

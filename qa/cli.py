@@ -55,7 +55,30 @@ def _parser() -> argparse.ArgumentParser:
     _answerer_flag(p)
     p.set_defaults(run=_chat)
 
-    for name, module in (("eval", "qa.evaluate"), ("slack", "qa.slack"), ("bench", "qa.bench")):
+    p = sub.add_parser("serve", help="the HTTP API: /v1/ask, /v1/search, OpenAI-compatible /v1/chat/completions (docs/api.md)")
+    _index_flag(p)
+    _answerer_flag(p)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; beyond loopback a token is required)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--token", default=None, help="the bearer token clients must send (default: env QA_API_TOKEN, "
+                                                  "which keeps it out of the process list)")
+    p.add_argument("--max-queue", type=int, default=None, metavar="N",
+                   help="questions waiting beyond this many get 503 busy (default 64)")
+    p.add_argument("--rate-limit", type=float, default=None, metavar="PER_MINUTE",
+                   help="requests a minute per client address (default 120; 0: no limit)")
+    p.set_defaults(run=_serve)
+
+    p = sub.add_parser("mcp", help="an MCP server (tools ask and search, documents as resources) on stdio or --http")
+    _index_flag(p)
+    _answerer_flag(p)
+    p.add_argument("--http", action="store_true", help="streamable HTTP at /mcp instead of stdio")
+    p.add_argument("--host", default="127.0.0.1", help="address for --http (beyond loopback a token is required)")
+    p.add_argument("--port", type=int, default=8001, help="port for --http (default 8001)")
+    p.add_argument("--token", default=None, help="bearer token for --http (default: env QA_API_TOKEN)")
+    p.set_defaults(run=_mcp)
+
+    for name, module in (("eval", "qa.evaluate"), ("slack", "qa.slack"), ("bench", "qa.bench"),
+                         ("feedback", "qa.feedback")):
         _optional_command(sub, name, module)
     return parser
 
@@ -156,13 +179,20 @@ def _usage(message: str):
     return UserError(message)
 
 
+def format_sources(citations) -> list[str]:
+    """One line per citation, numbered as the answer's markers: where it is, and the sentence quoted."""
+    lines = []
+    for number, c in enumerate(citations, start=1):
+        where = f"{c.doc_id}, sentence {c.sentence_index + 1}" + (f", page {c.page}" if c.page else "")
+        lines.append(f"[{number}] {where}: “{c.text}”")
+    return lines
+
+
 def format_answer(answer, debug: bool = False) -> str:
     lines = [answer.answer]
     if answer.citations:
         lines.append("")
-        for number, c in enumerate(answer.citations, start=1):
-            where = f"{c.doc_id}, sentence {c.sentence_index + 1}" + (f", page {c.page}" if c.page else "")
-            lines.append(f"[{number}] {where}: “{c.text}”")
+        lines.extend(format_sources(answer.citations))
     if debug:
         lines.append(f"\nretrieval query: {answer.retrieval_query}")
         for h in answer.hits:
@@ -172,6 +202,28 @@ def format_answer(answer, debug: bool = False) -> str:
         if answer.prompt:
             lines.append(f"\nprompt:\n{answer.prompt}")
     return "\n".join(lines)
+
+
+def _serve(args) -> int:
+    import os
+
+    from qa.server import serve
+
+    limits = {"max_queue": args.max_queue, "rate_per_minute": args.rate_limit}
+    return serve(settings_from(args), args.host, args.port, args.token or os.environ.get("QA_API_TOKEN") or None,
+                 **{name: value for name, value in limits.items() if value is not None})
+
+
+def _mcp(args) -> int:
+    import importlib.util
+    import os
+
+    if importlib.util.find_spec("mcp") is None:
+        raise _usage("qa mcp needs the mcp extra: pip install 'groundqa[mcp]'")
+    from qa.mcp_server import serve
+
+    return serve(settings_from(args), http=args.http, host=args.host, port=args.port,
+                 token=args.token or os.environ.get("QA_API_TOKEN") or None)
 
 
 def _chat(args) -> int:
