@@ -33,11 +33,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(metavar="COMMAND")
 
-    p = sub.add_parser("ingest", help="index files and folders (.txt .md .html .pdf .jsonl)")
-    p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    p = sub.add_parser("ingest", help="index files, folders and web pages (docs/formats.md lists the formats)")
+    p.add_argument("paths", nargs="+", type=_path_or_url, metavar="PATH",
+                   help="a file, a folder, an http(s):// address or a .urls file of addresses")
     _index_flag(p)
     p.add_argument("--rebuild", action="store_true", help="start a new index instead of updating it")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--watch", action="store_true", help="keep running; ingest again whenever the files change")
     p.set_defaults(run=_ingest)
 
     p = sub.add_parser("ask", help="answer one question (or JSON lines on stdin with --jsonl)")
@@ -96,6 +98,11 @@ def _optional_command(sub, name: str, module: str) -> None:
     p.set_defaults(run=target.run)
 
 
+def _path_or_url(value: str):
+    """Web addresses stay text: a Path would fold their // into one."""
+    return value if value.startswith(("http://", "https://")) else Path(value)
+
+
 def _index_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--index", type=Path, default=None, metavar="DIR", help="index folder (default: index/default)")
     p.add_argument("--store", default=None, metavar="STORE",
@@ -123,6 +130,10 @@ def _ingest(args) -> int:
     from qa.ingest import ingest
 
     settings = settings_from(args)
+    if args.watch:
+        from qa.watch import watch
+
+        return watch(args.paths, settings, rebuild=args.rebuild, progress=not args.quiet)
     report = ingest(args.paths, settings, rebuild=args.rebuild, progress=not args.quiet)
     print(format_report(report, settings.index_dir))
     return 0 if report.count("indexed") + report.count("unchanged") else 1
@@ -135,6 +146,12 @@ def format_report(report, index_dir) -> str:
             lines.append(f"  {f.status}: {f.path}: {f.reason}")
         elif f.reason:
             lines.append(f"  note: {f.path}: {f.reason}")
+    ocr_pages = sum(f.ocr_pages for f in report.files)
+    if ocr_pages:
+        lines.append(f"  {ocr_pages} pages read by OCR")
+    empty = [f.path for f in report.files if f.no_text]
+    if empty:
+        lines.append(f"  no text at all in {len(empty)} files: {', '.join(empty)}")
     lines.append(
         f"{index_dir}: {report.documents} documents, {report.sentences} sentences "
         f"({report.count('indexed')} files indexed, {report.count('unchanged')} unchanged, "
@@ -181,9 +198,11 @@ def _usage(message: str):
 
 def format_sources(citations) -> list[str]:
     """One line per citation, numbered as the answer's markers: where it is, and the sentence quoted."""
+    from qa.types import locator_text
+
     lines = []
     for number, c in enumerate(citations, start=1):
-        where = f"{c.doc_id}, sentence {c.sentence_index + 1}" + (f", page {c.page}" if c.page else "")
+        where = f"{c.doc_id}, sentence {c.sentence_index + 1}" + (f", {locator_text(c.locator)}" if c.locator else "")
         lines.append(f"[{number}] {where}: “{c.text}”")
     return lines
 

@@ -10,7 +10,7 @@ import codecs
 import json
 import os
 from html.parser import HTMLParser
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from qa.settings import Limits
@@ -22,26 +22,73 @@ _INVISIBLE = {"script", "style", "noscript", "template", "svg", "iframe", "objec
 _BLOCK_TAGS = {"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "tr", "td", "th", "dt", "dd",
                "blockquote", "pre", "section", "article", "header", "footer", "title", "table",
                "ul", "ol", "figcaption", "caption", "main", "nav", "aside"}
-SUPPORTED = TEXT_SUFFIXES | HTML_SUFFIXES | {".pdf", ".jsonl"}
+# Readers of the structured formats (qa/formats, qa/ocr.py): module and function, imported at use.
+FORMATS = {
+    ".docx": ("qa.formats.office", "read_docx"),
+    ".pptx": ("qa.formats.office", "read_pptx"),
+    ".xlsx": ("qa.formats.office", "read_xlsx"),
+    ".csv": ("qa.formats.office", "read_csv"),
+    ".odt": ("qa.formats.office", "read_odt"),
+    ".epub": ("qa.formats.epub", "read_epub"),
+    ".eml": ("qa.formats.mail", "read_eml"),
+    ".png": ("qa.ocr", "read_image"),
+    ".jpg": ("qa.ocr", "read_image"),
+    ".jpeg": ("qa.ocr", "read_image"),
+    ".tif": ("qa.ocr", "read_image"),
+    ".tiff": ("qa.ocr", "read_image"),
+}
+URL_LISTS = {".urls"}  # one web address a line, fetched by qa.fetch
+SUPPORTED = TEXT_SUFFIXES | HTML_SUFFIXES | {".pdf", ".jsonl", ".mbox"} | set(FORMATS) | URL_LISTS
 
 
 class Skip(Exception):
     """A file that cannot be indexed; the message is the reason shown to the user."""
 
 
+class NoText(Skip):
+    """A file that was read but yielded no text at all (a scan that was not OCR'd, an empty sheet)."""
+
+
 @dataclass(frozen=True)
 class Found:
     path: Path
     base: Path  # doc ids are paths relative to this folder
-    given: Path  # what the user named: files gone from under it are dropped from the index
+    given: Path | None  # what the user named: files gone from under it are dropped from the index
+    url: str = ""  # a web page to fetch instead of a file (given: the .urls file naming it, if any)
+
+    @property
+    def label(self) -> str:
+        """How the ingest report names it."""
+        return self.url or str(self.path)
+
+    @property
+    def doc_key(self) -> str:
+        """The doc_id its document gets (a JSONL file's records name their own)."""
+        return self.url or self.path.relative_to(self.base).as_posix()
+
+    @property
+    def root(self) -> str:
+        """What the user named, as recorded with its documents."""
+        return str(self.given.resolve()) if self.given is not None else self.url
 
 
-def discover(paths: list[Path]) -> tuple[list[Found], list[tuple[str, str]]]:
-    """Walk the given files and folders; return supported files and (path, reason) for the rest."""
+def is_url(value) -> bool:
+    return isinstance(value, str) and value.startswith(("http://", "https://"))
+
+
+def discover(paths: list[Path | str]) -> tuple[list[Found], list[tuple[str, str]]]:
+    """Walk the given files, folders and web addresses; return what can be read and
+    (path, reason) for the rest."""
     found: list[Found] = []
     problems: list[tuple[str, str]] = []
     for given in paths:
-        if not given.exists():
+        if is_url(given):
+            found.append(Found(Path(), Path(), None, url=given))
+            continue
+        given = Path(given)
+        if given.suffix.lower() in URL_LISTS and given.is_file():
+            _url_list(given, found, problems)
+        elif not given.exists():
             problems.append((str(given), "no such file or folder"))
         elif given.is_file():
             if given.suffix.lower() in SUPPORTED:
@@ -55,34 +102,71 @@ def discover(paths: list[Path]) -> tuple[list[Found], list[tuple[str, str]]]:
                     path = Path(dirpath, name)
                     if name.startswith("."):
                         continue
-                    if path.suffix.lower() in SUPPORTED:
+                    if path.suffix.lower() in URL_LISTS:
+                        _url_list(path, found, problems, given)
+                    elif path.suffix.lower() in SUPPORTED:
                         found.append(Found(path, given, given))
                     else:
                         problems.append((str(path), f"unsupported type {path.suffix or '(none)'}"))
     return found, problems
 
 
+def _url_list(path: Path, found: list[Found], problems: list[tuple[str, str]], given: Path | None = None) -> None:
+    """A .urls file: one web address a line; blank lines and # comments are ignored."""
+    try:
+        lines = decode(path.read_bytes()[: 1_000_000]).splitlines()
+    except (OSError, Skip) as exc:
+        problems.append((str(path), f"list of web addresses not readable ({exc})"))
+        return
+    for number, line in enumerate(lines, start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if is_url(line):
+            found.append(Found(path, path.parent, given or path, url=line))
+        else:
+            problems.append((f"{path}:{number}", "not a web address (http:// or https://)"))
+
+
 def load(found: Found, limits: Limits) -> tuple[list[Document], str]:
-    """Read one file into documents and a note on anything dropped; raises Skip with a reason."""
+    """Read one file or web page into documents and a note on anything dropped; raises Skip with a reason."""
+    if found.url:
+        from qa.fetch import read_url
+
+        return read_url(found.url, limits)
     path = found.path
+    suffix = path.suffix.lower()
+    limit = limits.max_mailbox_bytes if suffix == ".mbox" else limits.max_file_bytes
     try:
         size = path.stat().st_size
-        if size > limits.max_file_bytes:
-            raise Skip(f"larger than the {limits.max_file_bytes // 1_000_000} MB limit")
+        if size > limit:
+            raise Skip(f"larger than the {limit // 1_000_000} MB limit" + (" for mailboxes" if suffix == ".mbox" else ""))
+        if suffix == ".mbox":  # read message by message, never whole
+            from qa.formats.mail import read_mbox
+
+            if not size:
+                raise NoText("empty file")
+            return read_mbox(path, path.relative_to(found.base).as_posix(), limits)
         data = path.read_bytes()
     except PermissionError:
         raise Skip("not readable (permission denied)") from None
     except OSError as exc:
         raise Skip(f"could not be read ({exc.strerror or exc})") from None
     if not data.strip():
-        raise Skip("empty file")
+        raise NoText("empty file")
     doc_id = path.relative_to(found.base).as_posix()
-    suffix = path.suffix.lower()
     if suffix == ".pdf":
         from qa.pdf import read_pdf
 
-        text, page_starts = read_pdf(path, limits)
-        return [_document(doc_id, _first_line(text), text, path, tuple(page_starts))], ""
+        text, page_starts, ocr_pages, note = read_pdf(path, limits)
+        document = _document(doc_id, _first_line(text), text, path, tuple(page_starts))
+        return [replace(document, ocr_pages=tuple(ocr_pages))], note
+    if suffix in FORMATS:
+        import importlib
+
+        module, function = FORMATS[suffix]
+        read = getattr(importlib.import_module(module), function)
+        return read(data, doc_id, str(path), limits)
     if suffix == ".jsonl":
         return _jsonl_documents(decode(data), path)
     text = decode(data)
@@ -94,7 +178,7 @@ def load(found: Found, limits: Limits) -> tuple[list[Document], str]:
 
 def _document(doc_id: str, title: str, text: str, path: Path, pages: tuple[int, ...] = ()) -> Document:
     if not text.strip():
-        raise Skip("no text in it")
+        raise NoText("no text in it")
     return Document(doc_id=doc_id, title=title, text=text, source=str(path), page_starts=pages)
 
 

@@ -12,6 +12,7 @@ an index moves from FAISS to Milvus without embedding everything again.
 from __future__ import annotations
 
 import hashlib
+import json
 import sys
 import time
 from contextlib import closing, nullcontext
@@ -20,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from qa import store
-from qa.documents import Skip, discover, load
+from qa.documents import NoText, Skip, discover, is_url, load
 from qa.embedding import Encoder, encoder_for
 from qa.errors import UserError
 from qa.sentences import split_all
@@ -84,7 +85,7 @@ def _ingest_locked(paths, settings: Settings, encoder: Encoder, rebuild: bool, p
             donor = None  # damaged or built another way: everything is embedded again
 
     report = IngestReport()
-    found, problems = discover([Path(p) for p in paths])
+    found, problems = discover(list(paths))
     report.files += [FileOutcome(path, "skipped", reason) for path, reason in problems]
 
     loaded: dict[str, tuple[Document, str, str]] = {}  # doc_id -> (document, root, content hash)
@@ -92,21 +93,23 @@ def _ingest_locked(paths, settings: Settings, encoder: Encoder, rebuild: bool, p
     kept_despite_failure: set[str] = set()
     outcomes: dict[str, FileOutcome] = {}
     for item in _progress(found, progress, "reading"):
-        outcome = FileOutcome(str(item.path), "indexed")
+        outcome = FileOutcome(item.label, "indexed")
         try:
             documents, note = load(item, settings.limits)
         except Skip as exc:
             outcome.status, outcome.reason = "skipped", str(exc)
+            outcome.no_text = isinstance(exc, NoText)
             documents, note = [], ""
         except Exception as exc:  # noqa: BLE001 - one unreadable file must not end the ingest
             outcome.status, outcome.reason = "failed", f"{type(exc).__name__}: {exc}"
             documents, note = [], ""
         if outcome.status != "indexed":
-            stale = previous and previous.documents.get(item.path.relative_to(item.base).as_posix())
+            stale = previous and previous.documents.get(item.doc_key)
             if stale:
                 kept_despite_failure.add(stale.document.doc_id)
                 outcome.reason += " (its previously indexed version is kept)"
         outcome.reason = outcome.reason or note
+        outcome.ocr_pages = sum(len(doc.ocr_pages) for doc in documents)
         dupes = []
         for doc in documents:
             digest = content_hash(doc)
@@ -116,16 +119,16 @@ def _ingest_locked(paths, settings: Settings, encoder: Encoder, rebuild: bool, p
                 dupes.append(f"{doc.doc_id} (same text as {by_hash[digest]})")
             else:
                 by_hash[digest] = doc.doc_id
-                loaded[doc.doc_id] = (doc, str(item.given.resolve()), digest)
+                loaded[doc.doc_id] = (doc, item.root, digest)
         if dupes and len(dupes) == len(documents):
             outcome.status, outcome.reason = "skipped", "duplicate: " + "; ".join(dupes)
         elif dupes:
             outcome.reason = "; ".join(filter(None, [outcome.reason, "duplicates skipped: " + "; ".join(dupes)]))
-        outcomes[str(item.path)] = outcome
+        outcomes[item.label] = outcome
         report.files.append(outcome)
 
     # Everything already indexed stays unless its file vanished from a folder ingested now.
-    roots_now = {str(item.given.resolve()) for item in found} | {str(Path(p).resolve()) for p in paths}
+    roots_now = {item.root for item in found} | {str(Path(p).resolve()) for p in paths if not is_url(p)}
     final: dict[str, tuple[Document, str, str]] = {}
     reuse: dict[str, StoredDocument] = {}
     if previous:
@@ -220,7 +223,10 @@ def _mark(outcomes: dict[str, FileOutcome], doc: Document, status: str, reason: 
 
 
 def content_hash(doc: Document) -> str:
-    key = "\x00".join([doc.title, doc.text, ",".join(map(str, doc.page_starts))])
+    parts = [doc.title, doc.text, ",".join(map(str, doc.page_starts))]
+    if doc.regions:  # where each part came from (slide, row, message) is part of the content
+        parts.append(json.dumps(doc.regions, sort_keys=True, ensure_ascii=False))
+    key = "\x00".join(parts)
     return hashlib.sha256(key.encode("utf-8", errors="surrogatepass")).hexdigest()
 
 

@@ -14,9 +14,10 @@ from pathlib import Path
 from qa.settings import Limits
 
 
-def read_pdf(path: Path, limits: Limits) -> tuple[str, list[int]]:
-    """Return the text layer and the character offset where each page starts; raise Skip."""
-    from qa.documents import Skip
+def read_pdf(path: Path, limits: Limits) -> tuple[str, list[int], list[int], str]:
+    """Return the text, the character offset where each page starts, the 1-based pages read by
+    OCR (those without a text layer) and a note on pages left unread; raise Skip."""
+    from qa.documents import NoText, Skip
 
     def bound_memory() -> None:
         import resource
@@ -37,7 +38,51 @@ def read_pdf(path: Path, limits: Limits) -> tuple[str, list[int]]:
     result = json.loads(done.stdout)
     if "skip" in result:
         raise Skip(result["skip"])
-    return result["text"], result["page_starts"]
+    pages = [page.strip() for page in result["pages"]]
+    ocr_pages, note = _ocr_where_needed(path, pages, limits)
+    if not any(pages):
+        raise NoText(f"PDF has no text layer (scanned images?); {note}")
+    text, starts = "", []
+    for page in pages:
+        starts.append(len(text))
+        text += page + "\n\n"
+    return text, starts, ocr_pages, note
+
+
+def _ocr_where_needed(path: Path, pages: list[str], limits: Limits) -> tuple[list[int], str]:
+    """Fill in `pages` without text by OCR; return the 1-based pages read so and a note on the rest."""
+    from qa import ocr
+
+    empty = [number for number, page in enumerate(pages) if not page]
+    if not empty:
+        return [], ""
+    unavailable = ocr.missing()
+    if unavailable:
+        return [], f"{_pages(empty)} without a text layer not read: {unavailable}"
+    from qa.documents import Skip
+
+    chosen = empty[: limits.max_ocr_pages]
+    try:
+        read_by_ocr = ocr.ocr_pdf_pages(path, chosen, limits)
+    except Skip as exc:  # the pages with a text layer are still worth keeping
+        return [], f"{_pages(empty)} without a text layer not read: {exc}"
+    for number, text in read_by_ocr.items():
+        pages[number] = text.strip()
+    read = [n + 1 for n in chosen if pages[n]]
+    notes = []
+    if len(read) < len(chosen):
+        notes.append(f"OCR found no text on {_pages([n for n in chosen if not pages[n]])}")
+    if len(chosen) < len(empty):
+        notes.append(f"{len(empty) - len(chosen)} more pages without a text layer not read "
+                     f"(OCR stops at {limits.max_ocr_pages} pages a file)")
+    return read, "; ".join(notes)
+
+
+def _pages(numbers: list[int]) -> str:
+    """0-based page numbers as people count them: "page 3", "pages 1, 2 and 5 more"."""
+    shown = ", ".join(str(n + 1) for n in numbers[:5])
+    more = f" and {len(numbers) - 5} more" if len(numbers) > 5 else ""
+    return f"page {shown}" if len(numbers) == 1 else f"pages {shown}{more}"
 
 
 def _extract(path: str, max_pages: int, memory_bytes: int) -> dict:
@@ -60,13 +105,7 @@ def _extract(path: str, max_pages: int, memory_bytes: int) -> dict:
         return {"skip": f"PDF needs more than the {memory_bytes // 2**20} MB memory limit to read (stopped)"}
     except Exception as exc:  # noqa: BLE001 - in this child, any failure means a malformed file
         return {"skip": f"malformed PDF ({type(exc).__name__})"}
-    if not any(p.strip() for p in pages):
-        return {"skip": "PDF has no text layer (scanned images?); run OCR first"}
-    text, starts = "", []
-    for page in pages:
-        starts.append(len(text))
-        text += page.strip() + "\n\n"
-    return {"text": text, "page_starts": starts}
+    return {"pages": pages}
 
 
 if __name__ == "__main__":

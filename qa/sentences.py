@@ -131,6 +131,7 @@ def split(document: Document, limits: Limits = Limits()) -> list[Sentence]:
                 end=end,
                 text=body,
                 page=document.page_at(start),
+                locator=document.locator_at(start),
             )
         )
     return sentences

@@ -24,6 +24,15 @@ class Limits:
     pdf_memory_bytes: int = 2 * 1024**3  # address space of each PDF reader: ample for real files, not bombs
     max_sentence_chars: int = 1_500  # longer "sentences" (tables, minified text) are cut at spaces
     max_block_chars: int = 20_000  # the segmenter's cost grows badly on enormous lines
+    # Office files, e-books and OpenDocument are zip archives: refused when their contents would
+    # inflate past this (a zip bomb disguised as .docx is a few kB on disk).
+    max_unzipped_bytes: int = 300_000_000
+    max_mailbox_bytes: int = 500_000_000  # an .mbox is read message by message, so it may exceed max_file_bytes
+    max_image_pixels: int = 50_000_000  # images and OCR renders; Pillow's own guard against bombs
+    max_ocr_pages: int = 200  # Tesseract reads a page in seconds: a 2,000-page scan would take hours
+    ocr_page_seconds: float = 60.0
+    page_bytes: int = 5_000_000  # one fetched web page
+    page_seconds: float = 20.0  # one fetched web page, from request to last byte
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from qa.errors import UserError
-from qa.types import Answer, Citation
+from qa.types import Answer, Citation, locator_text
 
 if TYPE_CHECKING:
     from slack_bolt import App
@@ -383,8 +383,8 @@ def _by_claim(numbered: list[tuple[int, Citation]]) -> list[list[tuple[int, Cita
 
 def _where(c: Citation) -> str:
     name = escape(c.doc_id.replace("`", "'"))
-    page = f" · page {c.page}" if c.page else ""
-    return f"`{name}` · sentence {c.sentence_index + 1}{page}"
+    where = f" · {escape(locator_text(c.locator))}" if c.locator else (f" · page {c.page}" if c.page else "")
+    return f"`{name}` · sentence {c.sentence_index + 1}{where}"
 
 
 def _section(mrkdwn: str) -> dict[str, Any]:

@@ -2,18 +2,51 @@
 
 from __future__ import annotations
 
+import re
+from bisect import bisect_right
 from dataclasses import dataclass, field
+from functools import cached_property
+
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 
 
 @dataclass(frozen=True)
 class Document:
-    """A document's text exactly as stored, plus where each PDF page starts in it."""
+    """A document's text exactly as stored, plus where each PDF page starts in it.
+
+    `regions` name where a part of the text came from: (offset it starts at, locator) in order of
+    offset, e.g. {"slide": 3} or {"sheet": "Sales", "row": 4}. A document without them is located
+    by page (PDFs) or by paragraph.
+    """
 
     doc_id: str
     title: str
     text: str
-    source: str  # the file path or JSONL file it came from
+    source: str  # the file path, JSONL file or URL it came from
     page_starts: tuple[int, ...] = ()  # character offset of each page; empty when not paged
+    regions: tuple[tuple[int, dict], ...] = field(default=(), hash=False)
+    ocr_pages: tuple[int, ...] = ()  # 1-based pages whose text was read by OCR
+    fetched: str = ""  # when a web page was fetched (ISO 8601); not part of its content
+
+    def locator_at(self, offset: int) -> dict:
+        """Where `offset` sits: {"page": n}, the region's locator, or {"paragraph": n}."""
+        if self.page_starts:
+            return {"page": self.page_at(offset)}
+        if self.regions:
+            at = bisect_right(self._region_starts, offset) - 1
+            return self.regions[max(at, 0)][1]
+        return {"paragraph": max(bisect_right(self._paragraph_starts, offset), 1)}
+
+    @cached_property
+    def _region_starts(self) -> list[int]:
+        return [start for start, _ in self.regions]
+
+    @cached_property
+    def _paragraph_starts(self) -> list[int]:
+        """Paragraphs are separated by blank lines where the text has any; otherwise each line is one."""
+        if _PARAGRAPH_BREAK.search(self.text):
+            return [0] + [m.end() for m in _PARAGRAPH_BREAK.finditer(self.text)]
+        return [0] + [m.end() for m in re.finditer(r"\n", self.text)]
 
     def page_at(self, offset: int) -> int | None:
         """1-based page holding `offset`, or None for formats without pages."""
@@ -37,6 +70,17 @@ class Sentence:
     end: int
     text: str
     page: int | None = None
+    locator: dict | None = field(default=None, compare=False, hash=False)  # Document.locator_at(start)
+
+
+def locator_text(locator: dict | None) -> str:
+    """A locator as people read it: "slide 3", "sheet Sales, row 4", "message “Hi” from …"."""
+    if not locator:
+        return ""
+    if "message" in locator:
+        where = f"message “{locator['message']}” from {locator.get('from', '?')}, {locator.get('date', '')}".rstrip(", ")
+        return where + (f", attachment {locator['attachment']}" if locator.get("attachment") else "")
+    return ", ".join(f"{key} {value}" for key, value in locator.items())
 
 
 @dataclass(frozen=True)
@@ -66,6 +110,7 @@ class Citation:
     page: int | None
     score: float  # how well this sentence supports the answer, 0..1
     claim: int = 1
+    locator: dict | None = field(default=None, compare=False, hash=False)  # page, slide, sheet+row, message, url…
 
     @classmethod
     def of(cls, sentence: Sentence, score: float, claim: int) -> Citation:
@@ -79,6 +124,7 @@ class Citation:
             page=sentence.page,
             score=round(float(score), 4),
             claim=claim,
+            locator=sentence.locator,
         )
 
 
@@ -114,6 +160,7 @@ class Answer:
                     "page": c.page,
                     "score": c.score,
                     "claim": c.claim,
+                    "locator": c.locator,
                 }
                 for c in self.citations
             ],
@@ -146,6 +193,8 @@ class FileOutcome:
     status: str  # "indexed" | "unchanged" | "skipped" | "failed"
     reason: str = ""
     sentences: int = 0
+    ocr_pages: int = 0  # pages whose text was read by OCR
+    no_text: bool = False  # read, but nothing in it is text (a scan without OCR, an empty sheet)
 
 
 @dataclass

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from qa.types import Answer, Citation
+from qa.types import Answer, Citation, locator_text
 
 # One pass, so no entity is escaped twice: HTML's specials and markdown's punctuation alike.
 _INERT = {c: f"&#{ord(c)};" for c in "&<>\"'[]()*_`!#~|\\{}+-=:"}
@@ -51,7 +51,9 @@ def sources_html(answer: Answer, context_of) -> str:
             parts.append(f'<div class="corroborated">{markers} say the same: reported by {len(documents)} sources</div>')
         for number, c in cited:
             where = f"{text(c.doc_id)} · sentence {c.sentence_index + 1}"
-            if c.page:
+            if c.locator:
+                where += f" · {text(locator_text(c.locator))}"
+            elif c.page:
                 where += f" · page {c.page}"
             before, sentence, after = context_of(c)
             parts.append(

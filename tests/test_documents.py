@@ -90,13 +90,13 @@ def test_size_limit(tmp_path):
 def test_discover_reports_missing_and_unsupported(tmp_path):
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "a.txt").write_text("A.")
-    (tmp_path / "photo.png").write_bytes(b"\x89PNG")
+    (tmp_path / "program.exe").write_bytes(b"MZ\x90")
     (tmp_path / ".hidden.txt").write_text("hidden")
     found, problems = discover([tmp_path, tmp_path / "nope"])
     assert [f.path.relative_to(tmp_path).as_posix() for f in found] == ["sub/a.txt"]
     assert found[0] == Found(tmp_path / "sub" / "a.txt", tmp_path, tmp_path)
     reasons = dict(problems)
-    assert "unsupported" in reasons[str(tmp_path / "photo.png")]
+    assert "unsupported" in reasons[str(tmp_path / "program.exe")]
     assert reasons[str(tmp_path / "nope")] == "no such file or folder"
 
 
