@@ -3,8 +3,8 @@
     .venv/bin/python app.py [--index DIR] [--docs PATH] [--host 127.0.0.1] [--port 7860]
 """
 
-from __future__ import annotations
-
+# Without `from __future__ import annotations`: Gradio finds the gr.Request and gr.LikeData
+# arguments of the handlers in build() by type hints, which it cannot resolve from text there.
 import argparse
 import ipaddress
 import logging
@@ -36,6 +36,9 @@ EXAMPLES = [
     "How much did Norway contribute?",
     "What is the capital of Peru?",
 ]
+# Gradio shows "Like" and "Dislike" as thumbs, the others under a flag; each flag is stored as its key.
+FEEDBACK_OPTIONS = {"Like": None, "Dislike": None, "Wrong citation": "wrong_citation", "Missing answer": "missing_answer"}
+FEEDBACK_FLAGS = {"A citation is wrong": "wrong_citation", "The answer is missing something": "missing_answer"}
 log = logging.getLogger("groundqa.web")
 
 
@@ -82,7 +85,11 @@ def build(assistant, settings: Settings):
     import gradio as gr
 
     from qa.ingest import ingest
-    from qa.web import answer_html, sources_html, text
+    from qa import feedback
+    from qa.web import (Conversations, answer_html, conversation_json, conversation_markdown, sentence_choices,
+                        sources_html, text)
+
+    conversations = Conversations()
 
     def context_of(citation, around: int = 2):
         siblings = assistant.index.document_sentences(citation.doc_id)
@@ -99,7 +106,7 @@ def build(assistant, settings: Settings):
         return (f"**{manifest['documents']}** documents · **{manifest['sentences']}** sentences · "
                 f"updated {manifest.get('created', '?')}")
 
-    def respond(message: str, chat: list[dict], answerer: str):
+    def respond(message: str, chat: list[dict], answerer: str, request: gr.Request):
         question = (message or "").strip()
         chat = list(chat or [])
         history = [_plain(turn["content"]) for turn in chat if turn["role"] == "user"]
@@ -116,6 +123,7 @@ def build(assistant, settings: Settings):
                          "question; it has been logged. Please try again.</div>"})
             yield "", chat, gr.update()
             return
+        conversations.remember(request.session_hash, len(chat), history, answer)  # the answer's place in the chat
         words = answer_html(answer).split(" ")
         # Streamed in three pieces, the sources with the last: each piece is an event sent to the
         # browser, and under load those events cost the server more than answering does
@@ -145,11 +153,58 @@ def build(assistant, settings: Settings):
         shown = format_report(report, "index").replace(f"{uploads}/", "")  # file names, not server paths
         return f"<pre>{text(shown)}</pre>", index_summary()
 
+    def rate(data: gr.LikeData, request: gr.Request):
+        """A thumbs up is stored at once; a thumbs down or a flag opens the form for a correction."""
+        remembered = conversations.get(request.session_hash, data.index)
+        if remembered is None or data.liked is None:  # a notice, not an answer; or a rating taken back
+            return gr.update(visible=False), gr.update(), gr.update(), None, ""
+        history, answer = remembered
+        if data.liked is True:
+            item = feedback.record(settings.index_dir, feedback.of_answer(answer.to_json(), "up", "web", settings, history))
+            return gr.update(visible=False), gr.update(), gr.update(), None, f"Thanks: noted as helpful ({item.id})."
+        flagged = [FEEDBACK_OPTIONS[data.liked]] if isinstance(data.liked, str) and FEEDBACK_OPTIONS.get(data.liked) else []
+        return (gr.update(visible=True), gr.update(choices=sentence_choices(answer), value=None), flagged,
+                {"position": data.index}, "")
+
+    def correct(state, right_answer: str, right_sentence: str | None, flags: list[str], comment: str, request: gr.Request):
+        remembered = conversations.get(request.session_hash, (state or {}).get("position", -1))
+        if remembered is None:
+            return gr.update(visible=False), "", "", "Choose 👎 on an answer first."
+        history, answer = remembered
+        chosen = None
+        if right_sentence:
+            index, doc_id = right_sentence.split("\t", 1)
+            sentence = assistant.index.document_sentences(doc_id)[int(index)]
+            chosen = {"doc_id": doc_id, "sentence_index": sentence.index, "text": sentence.text}
+        item = feedback.record(settings.index_dir, feedback.of_answer(
+            answer.to_json(), "down", "web", settings, history, correction=right_answer or "",
+            correct_sentence=chosen, flags=list(flags or []), comment=comment or ""))
+        return gr.update(visible=False), "", "", f"Thanks: saved as feedback {item.id}."
+
+    def export_conversation(request: gr.Request):
+        import hashlib
+        import json
+        import tempfile
+        from datetime import datetime, timezone
+
+        turns = conversations.of(request.session_hash)
+        if not turns:
+            raise gr.Error("Ask something first: there is nothing to export yet.")
+        stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        # One folder per session, overwritten by its next export; named by a hash, as the client picks session ids.
+        folder = Path(tempfile.gettempdir()) / "groundqa-exports" / hashlib.sha256(request.session_hash.encode()).hexdigest()[:16]
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "conversation.md").write_text(conversation_markdown(turns, stamp), encoding="utf-8")
+        (folder / "conversation.json").write_text(json.dumps(conversation_json(turns, stamp), ensure_ascii=False, indent=2),
+                                                  encoding="utf-8")
+        return [str(folder / "conversation.md"), str(folder / "conversation.json")]
+
     with gr.Blocks(title="groundqa") as demo:
         gr.Markdown("## groundqa: answers from your documents, every claim cited")
         with gr.Row():
             with gr.Column(scale=3):
-                chatbot = gr.Chatbot(label="Chat", height=460, sanitize_html=True, render_markdown=True)
+                chatbot = gr.Chatbot(label="Chat", height=460, sanitize_html=True, render_markdown=True,
+                                     feedback_options=list(FEEDBACK_OPTIONS))
                 question = gr.Textbox(placeholder="Ask about the documents…", show_label=False, submit_btn=True)
                 gr.Examples(EXAMPLES, inputs=question)
                 choices = answerers(settings)
@@ -158,6 +213,18 @@ def build(assistant, settings: Settings):
             with gr.Column(scale=2):
                 gr.Markdown("### Sources")
                 sources = gr.HTML('<div class="sources empty">Cited sentences appear here, highlighted in context.</div>')
+        pending = gr.State()  # the disliked answer's chat position and flags, until the form is sent
+        with gr.Group(visible=False) as correction:
+            gr.Markdown("**What was wrong?** Everything here is optional; it becomes a test question for the next release.")
+            right_answer = gr.Textbox(label="The right answer", placeholder="In your words")
+            right_sentence = gr.Dropdown([], label="The sentence that says it", allow_custom_value=False)
+            flags = gr.CheckboxGroup([(label, flag) for label, flag in FEEDBACK_FLAGS.items()], label="Flags")
+            comment = gr.Textbox(label="Comment")
+            send_feedback = gr.Button("Send feedback")
+        thanks = gr.Markdown()
+        with gr.Accordion("Export the conversation", open=False):
+            export = gr.Button("Export as Markdown and JSON")
+            exported = gr.File(label="Conversation", file_count="multiple", interactive=False)
         with gr.Accordion("Documents", open=False):
             summary = gr.Markdown(index_summary())
             uploads = gr.File(file_count="multiple", file_types=UPLOAD_TYPES, label=f"Add documents (up to {MAX_UPLOAD} each)")
@@ -166,6 +233,10 @@ def build(assistant, settings: Settings):
         # A question sent while one is being answered waits its turn instead of being dropped.
         question.submit(respond, [question, chatbot, answerer], [question, chatbot, sources], trigger_mode="always_last")
         add.click(add_documents, [uploads], [outcome, summary])
+        chatbot.like(rate, None, [correction, right_sentence, flags, pending, thanks])
+        send_feedback.click(correct, [pending, right_answer, right_sentence, flags, comment],
+                            [correction, right_answer, comment, thanks])
+        export.click(export_conversation, None, [exported])
     return demo
 
 

@@ -60,6 +60,9 @@ MAX_BODY_BYTES = 1_000_000  # Slack's event payloads are a few kB; refuse anythi
 SECTION_CHARS = 3_000
 MAX_SOURCES = 20  # at most 2 blocks each, beside 5 for the answer and headings
 FALLBACK_CHARS = 3_000
+# The rating buttons under each answer; a click is stored as feedback (qa/feedback.py).
+RATE_BLOCK = "groundqa_rate"
+RATE_ACTION = re.compile(r"^groundqa_rate_(up|down)$")
 
 
 # -- the command ------------------------------------------------------------------------------
@@ -187,18 +190,24 @@ def register(app: App, assistant: Assistant) -> None:
     the same app keep theirs.
     """
     seen = _Seen()
+    answered = _Answered()
 
     def acknowledge(ack) -> None:
         ack()
 
     def answer(body: dict, event: dict, client: WebClient, context) -> None:
-        _answer(assistant, seen, client, body, event, context.bot_user_id)
+        _answer(assistant, seen, answered, client, body, event, context.bot_user_id)
+
+    def rate(ack, body: dict, action: dict, client: WebClient) -> None:
+        ack()
+        _rate(assistant, answered, client, body, action)
 
     def direct_message(event: dict) -> bool:
         return event.get("channel_type") == "im"
 
     app.event("app_mention")(ack=acknowledge, lazy=[answer])
     app.event("message", matchers=[direct_message])(ack=acknowledge, lazy=[answer])
+    app.action(RATE_ACTION)(rate)
 
 
 class _Seen:
@@ -221,7 +230,30 @@ class _Seen:
             return True
 
 
-def _answer(assistant: Assistant, seen: _Seen, client: WebClient, body: dict, event: dict, bot_user: str | None) -> None:
+class _Answered:
+    """The answers posted lately, by channel and message ts, so a rating button can store what it rates.
+
+    In memory: after a restart, earlier answers can no longer be rated (the bot says so).
+    """
+
+    def __init__(self, size: int = SEEN_EVENTS) -> None:
+        self._answers: OrderedDict[str, tuple[list[str], Answer]] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def remember(self, key: str, history: list[str], answer: Answer) -> None:
+        with self._lock:
+            self._answers[key] = (history, answer)
+            while len(self._answers) > self._size:
+                self._answers.popitem(last=False)
+
+    def get(self, key: str) -> tuple[list[str], Answer] | None:
+        with self._lock:
+            return self._answers.get(key)
+
+
+def _answer(assistant: Assistant, seen: _Seen, answered: _Answered, client: WebClient, body: dict, event: dict,
+            bot_user: str | None) -> None:
     """Answer one event in its thread; every failure ends as a reply and a log line."""
     if not _from_a_person(event, bot_user):
         return
@@ -241,7 +273,8 @@ def _answer(assistant: Assistant, seen: _Seen, client: WebClient, body: dict, ev
         history = _history(client, channel, thread, ts, bot_user, event.get("channel_type") == "im") if event.get("thread_ts") else []
         reply = assistant.ask(question_text(event.get("text", ""), bot_user), history)
         text, blocks = render(reply)
-        _post(client, channel, thread, text, blocks)
+        posted = _post(client, channel, thread, text, blocks)
+        answered.remember(f"{channel}/{posted['ts']}", history, reply)
         log.info("answered %s in %s in %.0f ms (%s, %d citations, %d earlier turns)", event_id, channel,
                  (time.perf_counter() - began) * 1000, "abstained" if reply.abstained else "answered",
                  len(reply.citations), len(history))
@@ -288,10 +321,37 @@ def _history(client: WebClient, channel: str, thread: str, before: str, bot_user
     return [turn for turn in turns if turn][-MAX_HISTORY:]
 
 
-def _post(client: WebClient, channel: str, thread: str, text: str, blocks: list[dict] | None = None) -> None:
+def _post(client: WebClient, channel: str, thread: str, text: str, blocks: list[dict] | None = None):
     # Unfurling would fetch and preview links quoted from documents: never wanted in an answer.
-    client.chat_postMessage(channel=channel, thread_ts=thread, text=text, blocks=blocks,
-                            unfurl_links=False, unfurl_media=False)
+    return client.chat_postMessage(channel=channel, thread_ts=thread, text=text, blocks=blocks,
+                                   unfurl_links=False, unfurl_media=False)
+
+
+def _rate(assistant: Assistant, answered: _Answered, client: WebClient, body: dict, action: dict) -> None:
+    """Store a rating button's click as feedback, and show on the answer that it was taken."""
+    from qa import feedback
+
+    channel = body["container"]["channel_id"]
+    message = body.get("message") or {}
+    ts, thread = body["container"]["message_ts"], message.get("thread_ts") or body["container"]["message_ts"]
+    remembered = answered.get(f"{channel}/{ts}")
+    if remembered is None:
+        _post_quietly(client, channel, thread, "I no longer have that answer to rate (I was restarted since): "
+                                               "ask again, then rate the new answer.")
+        return
+    history, answer = remembered
+    rating = "up" if action["action_id"].endswith("_up") else "down"
+    user = body.get("user", {}).get("id", "")
+    try:
+        item = feedback.record(assistant.settings.index_dir, feedback.of_answer(
+            answer.to_json(), rating, "slack", assistant.settings, history, user=user))
+        thanks = ("Rated helpful" if rating == "up" else "Rated wrong: it will be reviewed as a test question") + \
+            f" (by <@{escape(user)}>, feedback {item.id})"
+        kept = [block for block in message.get("blocks", []) if block.get("block_id") != RATE_BLOCK]
+        client.chat_update(channel=channel, ts=ts, text=message.get("text", ""), blocks=kept + [_context(thanks)])
+    except Exception:
+        log.exception("storing a rating from %s failed", channel)
+        _post_quietly(client, channel, thread, APOLOGY)
 
 
 def _post_quietly(client: WebClient, channel: str, thread: str, text: str) -> None:
@@ -371,7 +431,17 @@ def render(answer: Answer) -> tuple[str, list[dict]]:
                 fallback.append(f"[{number}] {_where(c)}")
         if len(numbered) > MAX_SOURCES:
             blocks.append(_context(f"and {len(numbered) - MAX_SOURCES} more sources"))
+    blocks.append(_rating_buttons())
     return _clip("\n".join(fallback), FALLBACK_CHARS), blocks
+
+
+def _rating_buttons() -> dict[str, Any]:
+    def button(text: str, rating: str) -> dict[str, Any]:
+        return {"type": "button", "text": {"type": "plain_text", "text": text, "emoji": True},
+                "action_id": f"groundqa_rate_{rating}", "value": rating}
+
+    return {"type": "actions", "block_id": RATE_BLOCK,
+            "elements": [button(":thumbsup: Helpful", "up"), button(":thumbsdown: Wrong", "down")]}
 
 
 def _by_claim(numbered: list[tuple[int, Citation]]) -> list[list[tuple[int, Citation]]]:

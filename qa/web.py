@@ -75,3 +75,67 @@ sup.cite { color: #1a5fb4; font-weight: bold; }
 .sources .corroborated { font-size: 0.85em; color: #26a269; font-weight: bold; margin: 0 0 6px; }
 .sources .context { line-height: 1.45; }
 """
+
+
+class Conversations:
+    """Each browser session's answers by their position in the chat, for rating and export.
+
+    Held in memory: a rating or export needs the answer record (citations, retrieved sentences)
+    that the chat's rendered HTML no longer carries. The longest idle sessions are forgotten first.
+    """
+
+    def __init__(self, sessions: int = 1_000, answers_each: int = 200) -> None:
+        import threading
+        from collections import OrderedDict
+
+        self._sessions: OrderedDict[str, dict[int, tuple[list[str], Answer]]] = OrderedDict()
+        self._limits = sessions, answers_each
+        self._lock = threading.Lock()
+
+    def remember(self, session: str, position: int, history: list[str], answer: Answer) -> None:
+        with self._lock:
+            answers = self._sessions.pop(session, {})
+            answers[position] = (list(history), answer)
+            while len(answers) > self._limits[1]:
+                del answers[min(answers)]
+            self._sessions[session] = answers
+            while len(self._sessions) > self._limits[0]:
+                self._sessions.popitem(last=False)
+
+    def get(self, session: str, position: int) -> tuple[list[str], Answer] | None:
+        with self._lock:
+            return self._sessions.get(session, {}).get(position)
+
+    def of(self, session: str) -> list[tuple[list[str], Answer]]:
+        with self._lock:
+            answers = self._sessions.get(session, {})
+            return [answers[position] for position in sorted(answers)]
+
+
+def conversation_markdown(turns: list[tuple[list[str], Answer]], exported: str) -> str:
+    """A conversation as Markdown: each question, its answer with markers, the cited sentences quoted."""
+    from qa.cli import format_sources
+
+    parts = [f"# groundqa conversation\n\nExported {exported}. Markers [n] refer to the sources quoted under each answer.\n"]
+    for number, (_, answer) in enumerate(turns, start=1):
+        parts.append(f"## {number}. {answer.question}\n\n{answer.answer}\n")
+        if answer.citations:
+            parts.append("\n".join(f"> {line}  " for line in format_sources(answer.citations)) + "\n")
+    return "\n".join(parts)
+
+
+def conversation_json(turns: list[tuple[list[str], Answer]], exported: str) -> dict:
+    """The same as JSON: each turn's history and its answer record (as `qa ask --json` gives it)."""
+    return {"exported": exported, "turns": [{"history": history, "answer": answer.to_json()} for history, answer in turns]}
+
+
+def sentence_choices(answer: Answer) -> list[tuple[str, str]]:
+    """The sentences a user may name as the right one: the cited, then the others retrieval found."""
+    seen, choices = set(), []
+    for doc_id, index, sentence_text in ([(c.doc_id, c.sentence_index, c.text) for c in answer.citations]
+                                         + [(h.sentence.doc_id, h.sentence.index, h.sentence.text) for h in answer.hits]):
+        if (doc_id, index) not in seen:
+            seen.add((doc_id, index))
+            short = sentence_text if len(sentence_text) <= 160 else sentence_text[:157] + "…"
+            choices.append((f"{doc_id} · sentence {index + 1}: {short}", f"{index}\t{doc_id}"))
+    return choices

@@ -4,39 +4,17 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 
 import anyio
 import httpx
 import pytest
 from ask_json import SAMPLE_QUESTION, ask_json, same_answer
-from webapp import free_port
+from webapp import Uvicorn
 
 from qa.server import ApiError, Queue, RateLimit, create_app
 
 TOKEN = "test-token-5f0c"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-class Uvicorn:
-    """uvicorn serving `app` on a free loopback port, in a thread of this process."""
-
-    def __init__(self, app) -> None:
-        import uvicorn
-
-        self.port = free_port()
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.05)
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")
