@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-long browser benchmarks bench eval-gate clean
+.PHONY: install run test test-long browser ocr benchmarks bench eval-gate clean
 
 install: $(STAMP)
 
@@ -24,11 +24,15 @@ run: install
 browser:
 	bash scripts/install-browser.sh
 
-test: install browser
+# Tesseract, which reads scanned PDFs and images (qa/ocr.py).
+ocr:
+	bash scripts/install-ocr.sh
+
+test: install browser ocr
 	$(BIN)/python -m pytest -q -m "not slow"
 
 # Everything, the long fault and fuzz runs included.
-test-long: install browser
+test-long: install browser ocr
 	QA_FUZZ_EXAMPLES=2000 $(BIN)/python -m pytest -q
 
 # Public benchmarks from ../shared/benchmarks; writes eval/benchmarks.md and the README's results table.

@@ -166,7 +166,12 @@ def load(found: Found, limits: Limits) -> tuple[list[Document], str]:
 
         module, function = FORMATS[suffix]
         read = getattr(importlib.import_module(module), function)
-        return read(data, doc_id, str(path), limits)
+        try:
+            return read(data, doc_id, str(path), limits)
+        except Skip:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the parsers raise anything on a malformed file (fuzzed)
+            raise Skip(f"damaged {suffix} file ({type(exc).__name__})") from None
     if suffix == ".jsonl":
         return _jsonl_documents(decode(data), path)
     text = decode(data)

@@ -78,13 +78,13 @@ def _get(client, url: str, limits: Limits, what: str) -> tuple[str, str]:
             raise Skip(f"not a web page (content type {content_type or 'unknown'}); download it and ingest the file")
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limits.page_bytes:
-            raise Skip(f"{what} larger than the {limits.page_bytes // 1_000_000} MB limit")
+            raise Skip(f"{what} larger than the {_size(limits.page_bytes)} limit")
         chunks, size = [], 0
         for chunk in response.iter_bytes():
             size += len(chunk)
             chunks.append(chunk)
             if size > limits.page_bytes:
-                raise Skip(f"{what} larger than the {limits.page_bytes // 1_000_000} MB limit (stopped)")
+                raise Skip(f"{what} larger than the {_size(limits.page_bytes)} limit (stopped)")
             if time.monotonic() > deadline:
                 raise Skip(f"{what} took longer than {limits.page_seconds:.0f} s to download (stopped)")
         data = b"".join(chunks)
@@ -95,6 +95,10 @@ def _get(client, url: str, limits: Limits, what: str) -> tuple[str, str]:
         except LookupError:
             pass
     return decode(data), content_type
+
+
+def _size(count: int) -> str:
+    return f"{count // 1_000_000} MB" if count >= 1_000_000 else f"{count // 1_000} kB"
 
 
 def _allowed(client, url: str, limits: Limits) -> bool:

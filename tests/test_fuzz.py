@@ -72,3 +72,37 @@ def test_pdf_loader_survives_mutation(tmp_path_factory):
         check(tmp_path_factory.mktemp("fuzz"), ".pdf", data)
 
     run()
+
+
+def _office_seeds() -> dict[str, bytes]:
+    """One small real file of each structured format, written by the tests' own makers."""
+    import tempfile
+    from pathlib import Path
+
+    import formats
+
+    makers = {".docx": formats.docx_file, ".pptx": formats.pptx_file, ".xlsx": formats.xlsx_file,
+              ".csv": formats.csv_file, ".epub": formats.epub_file, ".eml": formats.eml_file,
+              ".mbox": formats.mbox_file, ".odt": formats.odt_file}
+    seeds = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for suffix, make in makers.items():
+            path = Path(folder) / f"seed{suffix}"
+            make(path)
+            seeds[suffix] = path.read_bytes()
+    return seeds
+
+
+@pytest.fixture(scope="module")
+def office_seeds():
+    return _office_seeds()
+
+
+@pytest.mark.parametrize("suffix", [".docx", ".pptx", ".xlsx", ".csv", ".epub", ".eml", ".mbox", ".odt"])
+def test_structured_loaders_survive_mutation(tmp_path_factory, office_seeds, suffix):
+    @settings(max_examples=max(10, EXAMPLES // 2), deadline=10000, suppress_health_check=list(HealthCheck))
+    @given(mutated(office_seeds[suffix]))
+    def run(data):
+        check(tmp_path_factory.mktemp("fuzz"), suffix, data)
+
+    run()
