@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-long browser ocr benchmarks bench eval-gate clean
+.PHONY: install run test test-long browser ocr benchmarks benchmarks-llm bench eval-gate clean
 
 install: $(STAMP)
 
@@ -35,9 +35,14 @@ test: install browser ocr
 test-long: install browser ocr
 	QA_FUZZ_EXAMPLES=2000 $(BIN)/python -m pytest -q
 
-# Public benchmarks from ../shared/benchmarks; writes eval/benchmarks.md and the README's results table.
+# Public benchmarks from ../shared/benchmarks, the sample corpus, and the dev-split retrieval and
+# abstention tables; writes every benchmark figure of eval/benchmarks.md and the README.
 benchmarks: install
 	$(BIN)/python eval/benchmarks.py
+
+# The gguf answerer (the packaged SmolLM2) on a seeded 100 HotpotQA + 100 SQuAD 2.0 test questions.
+benchmarks-llm: install
+	$(BIN)/python eval/benchmarks.py --llm
 
 # Ingest speed against llama-index, latency and ANN recall over 100k sentences, memory, cold
 # start (qa/bench.py). The first run also embeds the large index (cached in index/bench-cache).

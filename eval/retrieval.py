@@ -1,7 +1,9 @@
-"""Retrieval recall@k of gold supporting sentences: dense, BM25 and hybrid side by side.
+"""Retrieval recall@k of gold supporting sentences: dense, BM25 and hybrid side by side, with 95% intervals.
 
     .venv/bin/python eval/retrieval.py ../shared/benchmarks/hotpotqa/questions.jsonl \\
         --index index/bench-hotpotqa --split dev
+
+A tuning tool (it chose the retrieval mode and the embedded text): it reads train or dev only.
 """
 
 from __future__ import annotations
@@ -12,22 +14,31 @@ import time
 from pathlib import Path
 
 from qa.assistant import Assistant
-from qa.metrics import retrieval_recall
+from qa.evaluate import tuning_split
+from qa.metrics import bootstrap, retrieval_found
 from qa.retrieve import Retriever
 from qa.settings import Settings
 
+MODES = ("dense", "bm25", "hybrid")
+
 
 def recall(gold_path: Path, settings: Settings, split: str, distractor: bool, k: int, limit: int) -> dict:
+    """Pooled recall@k of each mode (qa eval's retrieval_recall_at_10 for k=10) and its interval."""
+    import numpy as np
+
     assistant = Assistant(settings)
     index = assistant.index
     questions = [json.loads(line) for line in gold_path.open()]
     questions = [q for q in questions if q.get("split") == split and q.get("answerable", True)][: limit or None]
     out = {}
-    for mode in ("dense", "bm25", "hybrid"):
+    for mode in MODES:
         retriever = Retriever(index, assistant.encoder, settings.with_(retrieval=mode))
         began = time.perf_counter()
-        found = retrieval_recall(index, retriever, questions, k, distractor)
-        out[mode] = {"recall": round(found, 4), "ms_per_query": round((time.perf_counter() - began) * 1000 / max(1, len(questions)), 1)}
+        found = np.array(retrieval_found(index, retriever, questions, k, distractor), dtype=float).reshape(-1, 2)
+        ms = (time.perf_counter() - began) * 1000 / max(1, len(questions))
+        part, whole = found[:, 0], found[:, 1]
+        interval = bootstrap(len(found), {"r": lambda rows: part[rows].sum(axis=1) / whole[rows].sum(axis=1)})["r"]
+        out[mode] = {"recall": round(part.sum() / max(1, whole.sum()), 4), "ci95": interval, "ms_per_query": round(ms, 1)}
     return {"questions": len(questions), "k": k, "distractor": distractor, "window": settings.window, **out}
 
 
@@ -35,14 +46,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("gold", type=Path)
     parser.add_argument("--index", type=Path, required=True)
-    parser.add_argument("--split", default="dev")
+    parser.add_argument("--split", type=tuning_split, default="dev", help="train or dev (default dev); never test")
     parser.add_argument("--distractor", action="store_true")
-    parser.add_argument("--window", type=int, default=Settings.window)
     parser.add_argument("-k", type=int, default=10)
     parser.add_argument("--limit", type=int, default=0)
     args = parser.parse_args()
-    settings = Settings(index_dir=args.index, window=args.window)
-    print(json.dumps(recall(args.gold, settings, args.split, args.distractor, args.k, args.limit)))
+    print(json.dumps(recall(args.gold, Settings.from_env(index_dir=args.index), args.split, args.distractor, args.k, args.limit)))
 
 
 if __name__ == "__main__":

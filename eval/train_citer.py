@@ -7,10 +7,10 @@ candidate (qa.answer.citer_candidates) gets its features and a label (does its s
 supporting sentence), and every title-linked pair of retrieved documents (qa.answer.citer_pairs)
 its features and a label (is it the gold pair). Two logistic regressions (numpy, L2), sentences
 first, then pairs with the sentence model's chances, are cross-fitted (train -> dev, dev -> train)
-and the mean per-question citation F1 printed for each pair of thresholds (qa.answer.picked_of)
-beside the rule-based answerer's: those are the out-of-sample figures. The shipped weights are
-fitted on train and dev together, with the thresholds best on the cross-fit.
-Weights are written as plain JSON. Test is never read.
+and the mean per-question citation F1 (qa.metrics, as `qa eval` scores it) printed for each pair
+of thresholds (qa.answer.picked_of) beside the rule-based answerer's: those are the out-of-sample
+figures. The shipped weights are fitted on train and dev together, with the thresholds best on the
+cross-fit. Weights are written as plain JSON. Test is never read (`--split test` is refused).
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
+from qa import metrics
 from qa.answer import CITER_FEATURES, PAIR_FEATURES, cited_candidates, pair_rows_with, sentence_chances
+from qa.evaluate import TUNING_SPLITS, tuning_split
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT.parent / "shared" / "benchmarks" / "hotpotqa"
@@ -33,7 +35,6 @@ RELATIVE = (0.0, 0.4, 0.5, 0.6)  # of the document's best chance (qa.answer.pick
 
 
 def dump(index_dir: Path, splits: tuple[str, ...], per_document: int) -> list[dict]:
-    from qa import metrics
     from qa.answer import Extractive, citer_candidates, citer_pairs, second_fact
     from qa.assistant import Assistant
     from qa.retrieve import resolve
@@ -57,30 +58,38 @@ def dump(index_dir: Path, splits: tuple[str, ...], per_document: int) -> list[di
         evidence = score(q["question"], vector, [], hits, index, assistant.encoder, weights, settings.support_dense_weight)
         if not evidence:
             continue
-        gold = metrics.gold_spans(q["supporting"], texts)
+        gold = [metrics.locate(item, texts) for item in q["supporting"]]
         sentences, rows = citer_candidates(q["question"], evidence, index, per_document)
-        label = [any(metrics.Span(s.doc_id, s.start, s.end).overlaps(g) for g in gold) for s in sentences]
+        located = [g for g in gold if g is not None]
+        label = [any(metrics.Span(s.doc_id, s.start, s.end).overlaps(g) for g in located) for s in sentences]
         pairs, pair_rows = citer_pairs(q["question"], evidence, index)
         gold_docs = {g["doc_id"] for g in q["supporting"]}
         hop = second_fact(q["question"], evidence[0], evidence, index, settings)
         ids = [s.id for s in sentences]
         draft = current.answer(q["question"], evidence, index)
-        cited = [metrics.Span(c.doc_id, c.start, c.end) for c in draft.citations]
         out.append({
-            "split": q["split"], "n_gold": len(q["supporting"]), "rows": rows.tolist(), "label": label,
+            "split": q["split"], "rows": rows.tolist(), "label": label,
+            "gold": [None if g is None else [g.doc_id, g.start, g.end] for g in gold],
+            "spans": [[s.start, s.end] for s in sentences],
             "doc": [s.doc_id for s in sentences],
             "pairs": [list(p) for p in pairs], "pair_rows": pair_rows.tolist(),
             "pair_label": [set(p) == gold_docs for p in pairs],
             "may_answer": evidence[0].support >= floor,
             "hop": ids.index(hop[0].hit.sentence.id) if hop is not None else -1,
-            "current": list(metrics.citation_scores(cited, gold)) + [len(cited), int(draft.abstained)],
+            "current": [] if draft.abstained else [[c.doc_id, c.start, c.end] for c in draft.citations],
         })
     return out
 
 
+def citation_f1(cited: list[list], q: dict) -> float:
+    """qa eval's per-question citation F1 of these cited [doc_id, start, end] spans."""
+    gold = [None if g is None else metrics.Span(*g) for g in q["gold"]]
+    matches = metrics.match([metrics.Span(*c) for c in cited], [], gold)
+    return metrics.score("", False, [], True, matches, 0.0, None).citation_f1
+
+
 def current_f1(q: dict) -> float:
-    on_gold, gold_cited, cited, abstained = q["current"]
-    return 0.0 if abstained else f1(on_gold, gold_cited, cited, q["n_gold"])
+    return citation_f1(q["current"], q)
 
 
 def chances(q: dict, weights: np.ndarray) -> tuple[np.ndarray, dict[str, list[int]], dict[str, float]]:
@@ -100,14 +109,7 @@ def policy_f1(q: dict, weights: np.ndarray, pair_weights: np.ndarray, threshold:
     if cited is None:
         return current_f1(q)
     picked = [i for _, rows in cited for i in rows]
-    on_gold = sum(q["label"][i] for i in picked)
-    return f1(on_gold, min(on_gold, q["n_gold"]), len(picked), q["n_gold"])
-
-
-def f1(on_gold: int, gold_cited: int, n_cited: int, n_gold: int) -> float:
-    p = on_gold / n_cited if n_cited else 0.0
-    r = gold_cited / n_gold if n_gold else 0.0
-    return 2 * p * r / (p + r) if p + r else 0.0
+    return citation_f1([[q["doc"][i], *q["spans"][i]] for i in picked], q)
 
 
 def fit(x: np.ndarray, y: np.ndarray, l2: float = 1.0, steps: int = 300) -> np.ndarray:
@@ -142,11 +144,15 @@ def main() -> int:
     p.add_argument("--index", type=Path, default=ROOT / "index" / "bench-hotpotqa")
     p.add_argument("--cache", type=Path, default=None, help="keep the dumped features here (JSON) to refit fast")
     p.add_argument("--out", type=Path, default=ROOT / "qa" / "citer.json")
+    p.add_argument("--split", type=tuning_split, action="append", default=None,
+                   help="train and dev, both needed by the cross-fit (the default); test is refused")
     args = p.parse_args()
+    if set(args.split or TUNING_SPLITS) != set(TUNING_SPLITS):
+        p.error("the cross-fit fits on one of train and dev and scores on the other: it needs both")
     if args.cache and args.cache.exists():
         data = json.loads(args.cache.read_text())
     else:
-        data = dump(args.index, ("train", "dev"), PER_DOCUMENT)
+        data = dump(args.index, TUNING_SPLITS, PER_DOCUMENT)
         if args.cache:
             args.cache.write_text(json.dumps(data))
     by_split = {split: [q for q in data if q["split"] == split] for split in ("train", "dev")}

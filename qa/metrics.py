@@ -420,25 +420,30 @@ def _ratio_of(part: np.ndarray, whole: np.ndarray) -> Callable[[np.ndarray], np.
     return lambda rows: part[rows].sum(axis=1) / whole[rows].sum(axis=1)
 
 
-def abstention_curve(scores: list[Scores], thresholds: list[float]) -> list[dict]:
+def abstention_curve(scores: list[Scores], thresholds: list[float], intervals: bool = False) -> list[dict]:
     """What abstaining below each threshold on `confidence` would give.
 
     A question is answered at threshold t when its confidence is at least t; what it answers is
     the answer given with no threshold. precision: answered questions whose answer holds a gold
     string, over all answered (an answered unanswerable question is wrong); coverage: answered
-    share of the answerable questions; unanswerable_abstained: as in `aggregate`.
+    share of the answerable questions; unanswerable_abstained: as in `aggregate`. With
+    `intervals`, each point also gets `ci95` (the shared bootstrap) for the three.
     """
-    answerable = sum(s.answerable for s in scores)
-    unanswerable = len(scores) - answerable
+    import numpy as np
+
+    confidence = np.array([np.nan if s.confidence is None else s.confidence for s in scores], dtype=float)
+    answerable = np.array([s.answerable for s in scores], dtype=float)
+    found = np.array([s.found_without_threshold for s in scores], dtype=float)
     curve = []
     for t in thresholds:
-        kept = [s for s in scores if s.confidence is not None and s.confidence >= t]
-        curve.append({
-            "threshold": round(t, 4),
-            "precision": _ratio(sum(s.found_without_threshold for s in kept), len(kept)),
-            "coverage": _ratio(sum(s.answerable for s in kept), answerable),
-            "unanswerable_abstained": _ratio(unanswerable - sum(not s.answerable for s in kept), unanswerable),
-        })
+        with np.errstate(invalid="ignore"):
+            kept = (confidence >= t).astype(float)
+        parts = {"precision": (found * kept, kept), "coverage": (answerable * kept, answerable),
+                 "unanswerable_abstained": ((1 - answerable) * (1 - kept), 1 - answerable)}
+        point = {"threshold": round(t, 4), **{key: _ratio(part.sum(), whole.sum()) for key, (part, whole) in parts.items()}}
+        if intervals:
+            point["ci95"] = bootstrap(len(scores), {key: _ratio_of(part, whole) for key, (part, whole) in parts.items()})
+        curve.append(point)
     return curve
 
 

@@ -66,3 +66,15 @@ def test_model_files_name_what_the_answerer_uses(answerer, encoder):
     assert files["citer"].name == "citer.json" and files["encoder_weights"].is_file()
     assert ("gguf" in files) == (answerer == "gguf")
     assert "citer" not in evaluate.model_files(settings.with_(citer=""), answerer)
+
+
+@pytest.mark.parametrize("tool", ["calibrate.py", "retrieval.py", "train_citer.py"])
+def test_tuning_tools_refuse_test_splits(tool):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    done = subprocess.run([sys.executable, str(ROOT / "eval" / tool), "eval/sample_gold.jsonl", "--index", "x",
+                           "--split", "test"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "test splits are for reporting" in done.stderr
