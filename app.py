@@ -22,7 +22,11 @@ from qa.errors import UserError  # noqa: E402
 from qa.settings import PROJECT_ROOT, Settings  # noqa: E402
 
 SAMPLE_CORPUS = PROJECT_ROOT / "corpus"
-UPLOAD_TYPES = [".txt", ".md", ".html", ".htm", ".pdf", ".jsonl"]
+UPLOAD_TYPES = [".txt", ".md", ".html", ".htm", ".pdf", ".jsonl", ".docx", ".pptx", ".xlsx", ".csv", ".odt", ".epub",
+                ".eml", ".mbox", ".png", ".jpg", ".jpeg", ".tif", ".tiff"]
+# The document list shows this many names; a watching ingest (qa ingest --watch) refreshes it.
+LISTED_DOCUMENTS = 50
+REFRESH_SECONDS = 10
 MAX_UPLOAD = "20mb"
 MAX_UPLOAD_FILES = 50
 # Two cores answer about one question at a time; a few run together so one slow LLM reply does
@@ -133,6 +137,49 @@ def build(assistant, settings: Settings):
             yield "", chat + [{"role": "assistant", "content": " ".join(words[:end])}], gr.update()
         yield "", chat + [{"role": "assistant", "content": " ".join(words)}], sources_html(answer, context_of)
 
+    def document_list() -> str:
+        try:
+            names = list(assistant.index.documents)
+        except UserError:
+            return ""
+        shown = ", ".join(f"`{text(name)}`" for name in names[:LISTED_DOCUMENTS])
+        return shown + (f" and {len(names) - LISTED_DOCUMENTS} more" if len(names) > LISTED_DOCUMENTS else "")
+
+    def cited_pages(request: gr.Request):
+        """The last answer's citations that can be shown on their page (PDFs and images)."""
+        from qa.page_image import can_show
+
+        turns = conversations.of(request.session_hash)
+        choices = []
+        for number, c in enumerate(turns[-1][1].citations if turns else [], start=1):
+            stored = assistant.index.documents.get(c.doc_id)
+            if c.page and stored is not None and can_show(stored.document.source):
+                choices.append((f"[{number}] {c.doc_id} · page {c.page}", f"{c.page}\t{c.sentence_index}\t{c.doc_id}"))
+        first = choices[0][1] if choices else None
+        return gr.update(choices=choices, value=first, visible=bool(choices)), gr.update(visible=bool(choices))
+
+    def show_page(choice: str | None):
+        """The cited sentence marked on its rendered page, next to the sources' highlighted paragraph."""
+        import io
+
+        from PIL import Image
+
+        from qa.page_image import highlighted_page
+
+        if not choice:
+            return gr.update(value=None)
+        page, index, doc_id = choice.split("\t", 2)
+        stored = assistant.index.documents.get(doc_id)
+        if stored is None:
+            return gr.update(value=None, label="That document is no longer indexed.")
+        sentence = assistant.index.document_sentences(doc_id)[int(index)]
+        try:
+            png = highlighted_page(stored.document.source, int(page), sentence.text, int(page) in stored.document.ocr_pages,
+                                   settings.limits)
+        except UserError as exc:
+            return gr.update(value=None, label=str(exc))
+        return gr.update(value=Image.open(io.BytesIO(png)), label=f"{doc_id} · page {page}")
+
     def add_documents(files, progress=gr.Progress()):
         if not files:
             return "Choose files to add first.", index_summary()
@@ -213,6 +260,9 @@ def build(assistant, settings: Settings):
             with gr.Column(scale=2):
                 gr.Markdown("### Sources")
                 sources = gr.HTML('<div class="sources empty">Cited sentences appear here, highlighted in context.</div>')
+                pages = gr.Radio([], label="See a cited sentence on its page", visible=False, elem_id="cited-pages")
+                page_view = gr.Image(label="On the page", visible=False, interactive=False, elem_id="page-view",
+                                     buttons=[])
         pending = gr.State()  # the disliked answer's chat position and flags, until the form is sent
         with gr.Group(visible=False) as correction:
             gr.Markdown("**What was wrong?** Everything here is optional; it becomes a test question for the next release.")
@@ -230,8 +280,12 @@ def build(assistant, settings: Settings):
             uploads = gr.File(file_count="multiple", file_types=UPLOAD_TYPES, label=f"Add documents (up to {MAX_UPLOAD} each)")
             add = gr.Button("Add to index")
             outcome = gr.HTML()
+            listed = gr.Markdown(document_list(), elem_id="document-list")
+            gr.Timer(REFRESH_SECONDS).tick(lambda: (index_summary(), document_list()), None, [summary, listed])
         # A question sent while one is being answered waits its turn instead of being dropped.
-        question.submit(respond, [question, chatbot, answerer], [question, chatbot, sources], trigger_mode="always_last")
+        question.submit(respond, [question, chatbot, answerer], [question, chatbot, sources], trigger_mode="always_last") \
+            .then(cited_pages, None, [pages, page_view])
+        pages.change(show_page, [pages], [page_view])
         add.click(add_documents, [uploads], [outcome, summary])
         chatbot.like(rate, None, [correction, right_sentence, flags, pending, thanks])
         send_feedback.click(correct, [pending, right_answer, right_sentence, flags, comment],
