@@ -6,7 +6,6 @@
 # Without `from __future__ import annotations`: Gradio finds the gr.Request and gr.LikeData
 # arguments of the handlers in build() by type hints, which it cannot resolve from text there.
 import argparse
-import ipaddress
 import logging
 import os
 import shutil
@@ -54,6 +53,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=7860)
     parser.add_argument("--max-queue", type=int, default=MAX_QUEUE,
                         help=f"questions waiting beyond this many are refused as busy (default {MAX_QUEUE})")
+    parser.add_argument("--api", action="store_true",
+                        help="also serve the HTTP API (/v1/ask, /v1/chat/completions …; docs/api.md) on the same port; "
+                             "its token is QA_API_TOKEN, required beyond loopback")
     parser.add_argument("--insecure-open", action="store_true",
                         help="allow a non-loopback host without a password (anyone who can reach it can use it)")
     return parser.parse_args(argv)
@@ -64,11 +66,9 @@ def credentials(host: str, insecure_open: bool) -> tuple[str, str] | None:
     user, password = os.environ.get("QA_WEB_USER"), os.environ.get("QA_WEB_PASSWORD")
     if user and password:
         return user, password
-    try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback and not insecure_open:
+    from qa.server import is_loopback
+
+    if not is_loopback(host) and not insecure_open:
         raise UserError(
             f"Refusing to serve on {host} without a password: set QA_WEB_USER and QA_WEB_PASSWORD, "
             "or pass --insecure-open to accept an open server."
@@ -76,20 +76,12 @@ def credentials(host: str, insecure_open: bool) -> tuple[str, str] | None:
     return None
 
 
-def answerers(settings: Settings) -> list[str]:
-    configured = ["extractive"]
-    if settings.llm_base_url and settings.llm_model:
-        configured.append("openai")
-    if settings.gguf_path:
-        configured.append("gguf")
-    return configured
-
-
 def build(assistant, settings: Settings):
     import gradio as gr
 
-    from qa.ingest import ingest
     from qa import feedback
+    from qa.ingest import ingest
+    from qa.server import configured_answerers
     from qa.web import (Conversations, answer_html, conversation_json, conversation_markdown, sentence_choices,
                         sources_html, text)
 
@@ -254,7 +246,7 @@ def build(assistant, settings: Settings):
                                      feedback_options=list(FEEDBACK_OPTIONS))
                 question = gr.Textbox(placeholder="Ask about the documents…", show_label=False, submit_btn=True)
                 gr.Examples(EXAMPLES, inputs=question)
-                choices = answerers(settings)
+                choices = configured_answerers(settings)
                 answerer = gr.Dropdown(choices, value=settings.answerer if settings.answerer in choices else "extractive",
                                        label="Answerer", visible=len(choices) > 1)
             with gr.Column(scale=2):
@@ -309,6 +301,10 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env(index_dir=args.index)
     try:
         auth = credentials(args.host, args.insecure_open)
+        if args.api:
+            from qa.server import require_token
+
+            require_token(args.host, os.environ.get("QA_API_TOKEN"))
         from qa import store
         from qa.assistant import Assistant
         from qa.ingest import ingest
@@ -331,18 +327,19 @@ def main(argv: list[str] | None = None) -> int:
     # got 37-41 answers/s instead of 26-30 (eval/load_web.py).
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=args.max_queue, status_update_rate=1)
     print(f"groundqa is running at http://{args.host}:{args.port}", flush=True)
-    demo.launch(
-        server_name=args.host,
-        server_port=args.port,
-        auth=auth,
-        share=False,
-        css=CSS,
-        max_file_size=MAX_UPLOAD,
-        allowed_paths=[],
-        blocked_paths=[str(PROJECT_ROOT), str(Path(settings.index_dir).resolve())],
-        show_error=False,
-        quiet=True,
-    )
+    private = {"auth": auth, "css": CSS, "max_file_size": MAX_UPLOAD, "allowed_paths": [], "show_error": False,
+               "blocked_paths": [str(PROJECT_ROOT), str(Path(settings.index_dir).resolve())]}
+    if args.api:  # one process: the API's routes first, the chat at / behind its password
+        import gradio as gr
+        import uvicorn
+
+        from qa.server import create_app
+
+        app = gr.mount_gradio_app(create_app(assistant, token=os.environ.get("QA_API_TOKEN")), demo, path="/",
+                                  server_name=args.host, server_port=args.port, **private)
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+        return 0
+    demo.launch(server_name=args.host, server_port=args.port, share=False, quiet=True, **private)
     return 0
 
 

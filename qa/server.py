@@ -174,7 +174,7 @@ class BodyLimit:
         self.app = app
 
     async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):  # e.g. a web chat mounted beside
             return await self.app(scope, receive, send)
         limit = MAX_UPLOAD_BYTES if scope["path"] == "/v1/documents" else MAX_BODY_BYTES
         declared = dict(scope["headers"]).get(b"content-length", b"0")

@@ -210,3 +210,33 @@ def test_serve_refuses_a_non_loopback_host_without_a_token(sample_index, monkeyp
     monkeypatch.delenv("QA_API_TOKEN", raising=False)
     assert main(["serve", "--host", "0.0.0.0", "--index", str(sample_index)]) == 1
     assert "without a token: set QA_API_TOKEN" in capsys.readouterr().err
+
+
+@pytest.mark.browser
+def test_app_py_serves_the_api_beside_the_web_chat(index_copy):
+    """`app.py --api`: one process, the chat at / and the API at /v1 with its own token."""
+    from webapp import running_app
+
+    with running_app(index_copy, "--api", env={"QA_API_TOKEN": TOKEN}) as url:
+        assert "groundqa" in httpx.get(url, timeout=30).text
+        answer = httpx.post(f"{url}/v1/ask", json={"question": SAMPLE_QUESTION}, headers=AUTH, timeout=60)
+        assert answer.status_code == 200 and "ground troops" in answer.json()["answer"]
+        assert httpx.post(f"{url}/v1/ask", json={"question": SAMPLE_QUESTION}, timeout=60).status_code == 401
+        assert httpx.get(f"{url}/config", timeout=30).status_code == 200  # Gradio's own routes still answer
+
+
+def test_32_clients_at_once_get_answers_and_no_errors(api, monkeypatch):
+    """What eval/load_api.py measures, briefly: 32 clients, each from its own loopback address."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parent.parent / "eval"
+    monkeypatch.syspath_prepend(str(folder))  # load_api reuses load_web's questions and helpers
+    spec = importlib.util.spec_from_file_location("load_api", folder / "load_api.py")
+    load_api = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "load_api", load_api)
+    spec.loader.exec_module(load_api)
+
+    latencies, errors, _ = anyio.run(load_api.run, api, TOKEN, 32, 3.0, 0.0, "ask")
+    assert errors == [] and len(latencies) >= 32
