@@ -36,6 +36,8 @@ class CitationRecord(_Open):
     score: float = Field(description="How well the sentence supports the answer, 0..1")
     claim: int = Field(1, description="Which answer claim it supports; citations sharing a claim from several "
                                       "documents are 'reported by N sources'")
+    locator: dict | None = Field(None, description="Where in the document: {'page': n}, {'slide': n}, "
+                                                   "{'sheet': name, 'row': n}, {'paragraph': n}, …")
 
 
 class HitRecord(_Open):

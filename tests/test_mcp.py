@@ -80,3 +80,44 @@ def test_search_and_documents_as_resources(session_results):
         assert text[citation["start"] : citation["end"]] == citation["text"]  # offsets index the resource
     assert '"sentences":35' in session_results["listing"].contents[0].text
     assert "No document 'nothing-here.txt'" in str(session_results["missing"])
+
+
+def test_streamable_http_needs_its_token(sample_index, monkeypatch, capsys):
+    import subprocess
+    import time
+
+    import httpx
+    import httpx2
+    from mcp.client.streamable_http import streamable_http_client
+    from webapp import free_port
+
+    from qa.cli import main
+
+    monkeypatch.delenv("QA_API_TOKEN", raising=False)
+    assert main(["mcp", "--http", "--host", "0.0.0.0", "--index", str(sample_index)]) == 1
+    assert "without a token" in capsys.readouterr().err
+
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "qa.cli", "mcp", "--http", "--port", str(port), "--index",
+                               str(sample_index)], env={**os.environ, "QA_API_TOKEN": "mcp-token"})
+    url = f"http://127.0.0.1:{port}/mcp"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert server.poll() is None and time.monotonic() < deadline, "qa mcp --http did not start"
+            try:
+                refused = httpx.post(url, json={})
+                break
+            except httpx.TransportError:
+                time.sleep(0.3)
+        assert refused.status_code == 401
+
+        async def search() -> dict:
+            async with httpx2.AsyncClient(headers={"Authorization": "Bearer mcp-token"}) as http:
+                async with Client(streamable_http_client(url, http_client=http)) as client:
+                    return (await client.call_tool("search", {"query": "ground troops", "k": 2})).structured_content
+
+        assert "ground troops" in anyio.run(search)["hits"][0]["text"]
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
