@@ -16,7 +16,7 @@ from pathlib import Path
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from qa.cli import format_report  # noqa: E402
+from qa.render import format_report  # noqa: E402
 from qa.errors import UserError  # noqa: E402
 from qa.settings import PROJECT_ROOT, Settings  # noqa: E402
 
@@ -298,7 +298,7 @@ def _plain(content) -> str:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     args = parse_args(argv)
-    settings = Settings.from_env(index_dir=args.index)
+    settings = Settings.load(index_dir=args.index)
     try:
         auth = credentials(args.host, args.insecure_open)
         if args.api:

@@ -51,7 +51,7 @@ def main() -> None:
     parser.add_argument("-k", type=int, default=10)
     parser.add_argument("--limit", type=int, default=0)
     args = parser.parse_args()
-    print(json.dumps(recall(args.gold, Settings.from_env(index_dir=args.index), args.split, args.distractor, args.k, args.limit)))
+    print(json.dumps(recall(args.gold, Settings.load(index_dir=args.index), args.split, args.distractor, args.k, args.limit)))
 
 
 if __name__ == "__main__":

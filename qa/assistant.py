@@ -1,6 +1,6 @@
 """The one call every front end makes: ask(question, history) -> Answer.
 
-    resolve the follow-up -> retrieve (dense + BM25) -> score support -> answer -> cite
+    resolve the follow-up -> retrieve (dense + BM25) -> read (support) -> answer -> cite
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ from qa import store
 from qa.answer import Answerer, Extractive
 from qa.embedding import Encoder, default_encoder, model_queried_by
 from qa.errors import UserError
+from qa.reader import Reader, default_reader
 from qa.retrieve import Retriever, resolve
 from qa.settings import Settings
 from qa.store import Index
-from qa.support import TermWeights, score
+from qa.support import score
 from qa.types import Answer, Hit
 
 MAX_QUESTION_CHARS = 2_000
@@ -34,17 +35,19 @@ class Assistant:
     generation per question.
     """
 
-    def __init__(self, settings: Settings | None = None, encoder: Encoder | None = None) -> None:
-        self.settings = settings or Settings.from_env()
+    def __init__(self, settings: Settings | None = None, encoder: Encoder | None = None,
+                 reader: Reader | None = None) -> None:
+        self.settings = settings or Settings.load()
         # Questions are embedded at full precision, whichever way the documents were (int8 or
         # fp32: see qa.embedding.model_queried_by).
         self.encoder = encoder or default_encoder("fp32")
+        self.reader = reader or default_reader()
         self._lock = threading.Lock()
-        self._loaded: tuple[str, Index, Retriever, TermWeights] | None = None
+        self._loaded: tuple[str, Index, Retriever] | None = None
         self._answerers: dict[str, Answerer] = {}
 
     # -- the index -------------------------------------------------------------------------
-    def _current(self) -> tuple[Index, Retriever, TermWeights]:
+    def _current(self) -> tuple[Index, Retriever]:
         index_dir = Path(self.settings.index_dir)
         pointer = index_dir / "CURRENT"
         try:
@@ -63,7 +66,7 @@ class Assistant:
                     vector_store=self.settings.vector_store,
                 )
                 retriever = Retriever(index, self.encoder, self.settings)
-                self._loaded = (generation, index, retriever, TermWeights(index))
+                self._loaded = (generation, index, retriever)
             return self._loaded[1:]
 
     @property
@@ -78,7 +81,7 @@ class Assistant:
             raise QuestionError("The query is empty: type what to search for.")
         if len(query) > MAX_QUESTION_CHARS:
             raise QuestionError(f"The query is longer than {MAX_QUESTION_CHARS} characters: shorten it.")
-        _, retriever, _ = self._current()
+        _, retriever = self._current()
         return retriever.search(resolve(query, [t.strip() for t in history or [] if t and t.strip()]),
                                 doc_ids=doc_ids, k=k)
 
@@ -87,11 +90,11 @@ class Assistant:
         name = name or self.settings.answerer
         if name not in self._answerers:
             if name == "extractive":
-                self._answerers[name] = Extractive(self.settings)
+                self._answerers[name] = Extractive(self.settings, self.encoder, self.reader)
             else:
                 from qa.llm import make_answerer
 
-                self._answerers[name] = make_answerer(name, self.settings, self.encoder)
+                self._answerers[name] = make_answerer(name, self.settings, self.encoder, self.reader)
         return self._answerers[name]
 
     def ask(
@@ -113,7 +116,7 @@ class Assistant:
         history = [turn.strip() for turn in history or [] if turn and turn.strip()]
         timings: dict[str, float] = {}
         began = time.perf_counter()
-        index, retriever, weights = self._current()
+        index, retriever = self._current()
         timings["load"] = _ms(began)
 
         started = time.perf_counter()
@@ -123,8 +126,7 @@ class Assistant:
         timings["retrieve"] = _ms(started)
 
         started = time.perf_counter()
-        evidence = score(question, query_vector, history, hits, index, self.encoder, weights,
-                         self.settings.support_dense_weight)
+        evidence = score(query, hits, index, self.reader)
         timings["support"] = _ms(started)
 
         started = time.perf_counter()
@@ -143,6 +145,8 @@ class Assistant:
             hits=hits,
             prompt=draft.prompt,
             notes=draft.notes,
+            reader_score=evidence[0].support if evidence else None,
+            checks=draft.checks,
         )
 
 
@@ -155,7 +159,7 @@ _assistants: dict[Settings, Assistant] = {}
 
 def ask(question: str, history: list[str] | None = None, settings: Settings | None = None) -> Answer:
     """Answer with a process-wide Assistant for `settings` (the model and index load once)."""
-    settings = settings or Settings.from_env()
+    settings = settings or Settings.load()
     if settings not in _assistants:
         _assistants[settings] = Assistant(settings)
     return _assistants[settings].ask(question, history)

@@ -27,6 +27,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from qa.files import write_atomically
+
 HELP = "measure ingest speed (vs llama-index), query latency, ANN recall, memory and cold start"
 DATASETS = ("hotpotqa", "squad2", "clapnq")
 # Title suffixes of the repeated copies: copy k of a document is titled "<title> (<suffix k>)".
@@ -234,7 +236,7 @@ class Bench:
         docs = self.take(target * 1.06, copies=copies)
         corpus = self.work / f"corpus-{len(docs)}.jsonl"
         if not corpus.is_file():
-            _write_atomically(corpus, "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs))
+            write_atomically(corpus, "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs))
         settings = Settings()
         settings = settings.with_(index_dir=self.work / f"index-{len(docs)}-{settings.embedding}")
         assistant = Assistant(settings)
@@ -287,9 +289,9 @@ class Bench:
         exact = np.argsort(-(vectors @ index.vectors_at(slice(None)).T), axis=1)[:, :10]
         if str(index.manifest.get("index_type", "flat")).startswith("flat"):
             # The store searched exactly at this size: measure the HNSW it would use directly.
-            from qa.vectors import FAISS_HNSW_TYPE, _hnsw
+            from qa.vectors import FAISS_HNSW_TYPE, hnsw_index
 
-            approx = _hnsw(index.vectors).search(vectors, 10)[1]
+            approx = hnsw_index(index.vectors).search(vectors, 10)[1]
             source = f"faiss {FAISS_HNSW_TYPE} built by the bench (the index searches exactly)"
         else:
             approx = [index.dense(v, 10)[0] for v in vectors]
@@ -345,7 +347,7 @@ class Bench:
         docs = [d for d, _ in self.documents(sets=("hotpotqa",)) if pool is None or d["doc_id"] in pool]
         corpus = self.work / f"hotpotqa-{len(docs)}.jsonl"
         if not corpus.is_file():
-            _write_atomically(corpus, "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs))
+            write_atomically(corpus, "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs))
         configured = Settings().embedding
         for precision in dict.fromkeys((configured, "fp32")):
             settings = Settings(index_dir=self.work / f"hotpotqa-index-{len(docs)}-{precision}", embedding=precision)
@@ -450,12 +452,6 @@ def _embedded_texts(settings) -> list[str]:
         sentences = index.document_sentences(doc_id)
         texts += [window_text(stored.document, sentences, i, settings.window, settings.embed_title) for i in range(len(sentences))]
     return texts
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _write_atomically_as_folder(folder: Path, files: dict[str, str]) -> None:

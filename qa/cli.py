@@ -7,6 +7,9 @@ import json
 import sys
 from pathlib import Path
 
+from qa.flags import add_answerer_flag, add_index_flags, resolved_from, settings_from
+from qa.render import format_answer, format_report
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
@@ -24,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("qa: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `qa config | head`: the reader has what it wanted
+        sys.stderr.close()
+        return 0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -36,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ingest", help="index files, folders and web pages (docs/formats.md lists the formats)")
     p.add_argument("paths", nargs="+", type=_path_or_url, metavar="PATH",
                    help="a file, a folder, an http(s):// address or a .urls file of addresses")
-    _index_flag(p)
+    add_index_flags(p)
     p.add_argument("--rebuild", action="store_true", help="start a new index instead of updating it")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--watch", action="store_true", help="keep running; ingest again whenever the files change")
@@ -44,22 +50,22 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ask", help="answer one question (or JSON lines on stdin with --jsonl)")
     p.add_argument("question", nargs="?", help="the question (omit with --jsonl)")
-    _index_flag(p)
+    add_index_flags(p)
     p.add_argument("--history", action="append", default=[], metavar="TURN", help="an earlier user turn (repeatable)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--jsonl", action="store_true", help='read {"question", "history"} lines from stdin')
     p.add_argument("--debug", action="store_true", help="include retrieval hits and the LLM prompt")
-    _answerer_flag(p)
+    add_answerer_flag(p)
     p.set_defaults(run=_ask)
 
     p = sub.add_parser("chat", help="a terminal chat with history")
-    _index_flag(p)
-    _answerer_flag(p)
+    add_index_flags(p)
+    add_answerer_flag(p)
     p.set_defaults(run=_chat)
 
     p = sub.add_parser("serve", help="the HTTP API: /v1/ask, /v1/search, OpenAI-compatible /v1/chat/completions (docs/api.md)")
-    _index_flag(p)
-    _answerer_flag(p)
+    add_index_flags(p)
+    add_answerer_flag(p)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; beyond loopback a token is required)")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--token", default=None, help="the bearer token clients must send (default: env QA_API_TOKEN, "
@@ -71,13 +77,19 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_serve)
 
     p = sub.add_parser("mcp", help="an MCP server (tools ask and search, documents as resources) on stdio or --http")
-    _index_flag(p)
-    _answerer_flag(p)
+    add_index_flags(p)
+    add_answerer_flag(p)
     p.add_argument("--http", action="store_true", help="streamable HTTP at /mcp instead of stdio")
     p.add_argument("--host", default="127.0.0.1", help="address for --http (beyond loopback a token is required)")
     p.add_argument("--port", type=int, default=8001, help="port for --http (default 8001)")
     p.add_argument("--token", default=None, help="bearer token for --http (default: env QA_API_TOKEN)")
     p.set_defaults(run=_mcp)
+
+    p = sub.add_parser("config", help="the effective settings and where each came from (default, file, env, flag)")
+    add_index_flags(p)
+    add_answerer_flag(p)
+    p.add_argument("--json", action="store_true", help='one object: {setting: {"value", "source"}}')
+    p.set_defaults(run=_config)
 
     for name, module in (("eval", "qa.evaluate"), ("slack", "qa.slack"), ("bench", "qa.bench"),
                          ("feedback", "qa.feedback")):
@@ -103,26 +115,21 @@ def _path_or_url(value: str):
     return value if value.startswith(("http://", "https://")) else Path(value)
 
 
-def _index_flag(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--index", type=Path, default=None, metavar="DIR", help="index folder (default: index/default)")
-    p.add_argument("--store", default=None, metavar="STORE",
-                   help="where the vectors live: faiss (default), milvus://HOST:PORT or PATH.db (Milvus Lite); "
-                        "env QA_STORE")
-
-
-def _answerer_flag(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--answerer", choices=["extractive", "openai", "gguf"], default=None,
-                   help="extractive (default, no LLM), openai (QA_LLM_BASE_URL, QA_LLM_MODEL) or gguf (QA_GGUF_PATH)")
-
-
-def settings_from(args):
-    from qa.settings import Settings
-
-    return Settings.from_env(
-        index_dir=getattr(args, "index", None),
-        vector_store=getattr(args, "store", None),
-        answerer=getattr(args, "answerer", None),
-    )
+def _config(args) -> int:
+    resolved = resolved_from(args)
+    described = resolved.settings.describe()
+    effective = {name: described[name] for name in described if name != "limits"}
+    effective |= {f"limits.{name}": value for name, value in described["limits"].items()}
+    if args.json:
+        print(json.dumps({name: {"value": value, "source": resolved.sources[name]} for name, value in effective.items()},
+                         indent=1))
+        return 0
+    if resolved.config_file:
+        print(f"# config file: {resolved.config_file}")
+    width = max(map(len, effective))
+    for name, value in effective.items():
+        print(f"{name:<{width}}  {value!s:<24} ({resolved.sources[name]})")
+    return 0
 
 
 # -- commands ---------------------------------------------------------------------------------
@@ -137,28 +144,6 @@ def _ingest(args) -> int:
     report = ingest(args.paths, settings, rebuild=args.rebuild, progress=not args.quiet)
     print(format_report(report, settings.index_dir))
     return 0 if report.count("indexed") + report.count("unchanged") else 1
-
-
-def format_report(report, index_dir) -> str:
-    lines = []
-    for f in report.files:
-        if f.status in ("skipped", "failed"):
-            lines.append(f"  {f.status}: {f.path}: {f.reason}")
-        elif f.reason:
-            lines.append(f"  note: {f.path}: {f.reason}")
-    ocr_pages = sum(f.ocr_pages for f in report.files)
-    if ocr_pages:
-        lines.append(f"  {ocr_pages} pages read by OCR")
-    empty = [f.path for f in report.files if f.no_text]
-    if empty:
-        lines.append(f"  no text at all in {len(empty)} files: {', '.join(empty)}")
-    lines.append(
-        f"{index_dir}: {report.documents} documents, {report.sentences} sentences "
-        f"({report.count('indexed')} files indexed, {report.count('unchanged')} unchanged, "
-        f"{report.count('skipped')} skipped, {report.count('failed')} failed, {report.removed} removed; "
-        f"{report.embedded} sentences embedded) in {report.seconds:.1f} s"
-    )
-    return "\n".join(lines)
 
 
 def _ask(args) -> int:
@@ -196,31 +181,7 @@ def _usage(message: str):
     return UserError(message)
 
 
-def format_sources(citations) -> list[str]:
-    """One line per citation, numbered as the answer's markers: where it is, and the sentence quoted."""
-    from qa.types import locator_text
 
-    lines = []
-    for number, c in enumerate(citations, start=1):
-        where = f"{c.doc_id}, sentence {c.sentence_index + 1}" + (f", {locator_text(c.locator)}" if c.locator else "")
-        lines.append(f"[{number}] {where}: “{c.text}”")
-    return lines
-
-
-def format_answer(answer, debug: bool = False) -> str:
-    lines = [answer.answer]
-    if answer.citations:
-        lines.append("")
-        lines.extend(format_sources(answer.citations))
-    if debug:
-        lines.append(f"\nretrieval query: {answer.retrieval_query}")
-        for h in answer.hits:
-            lines.append(f"  {h.score:.4f} dense={h.dense:.3f} bm25={h.lexical:.2f} {h.sentence.doc_id}#{h.sentence.index}: {h.sentence.text[:90]}")
-        for note in answer.notes:
-            lines.append(f"note: {note}")
-        if answer.prompt:
-            lines.append(f"\nprompt:\n{answer.prompt}")
-    return "\n".join(lines)
 
 
 def _serve(args) -> int:

@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING
 
 from qa import metrics
 from qa.errors import UserError
+from qa.files import sha256_of
+from qa.flags import add_answerer_flag, settings_from
 
 if TYPE_CHECKING:
     from qa.assistant import Assistant
@@ -50,7 +52,6 @@ def tuning_split(name: str) -> str:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from qa.cli import _answerer_flag
 
     p.add_argument("gold", type=Path, metavar="GOLD", help="gold questions: .jsonl (see eval/README.md) or a .csv of question,answer")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="where metrics.json, results.jsonl, report.md and the plots go")
@@ -61,7 +62,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split", default=None, metavar="NAME", help="only the questions of this split (train, dev, test)")
     p.add_argument("--setting", choices=["open", "distractor"], default="open",
                    help="open: retrieve from every document; distractor: only from each question's candidate_doc_ids")
-    _answerer_flag(p)
+    add_answerer_flag(p)
     p.add_argument("--limit", type=int, default=0, metavar="N", help="a fixed random sample of N questions (seed 0)")
     p.add_argument("--workers", type=int, default=1, metavar="N",
                    help="questions answered at once (default 1: on 2 cores threads only contend; more helps an LLM server)")
@@ -209,7 +210,7 @@ def prepared(settings: Settings, docs: list[Path] | None, keep: bool, progress: 
 
 
 def _ingest(docs: list[Path], settings: Settings, progress: bool) -> None:
-    from qa.cli import format_report
+    from qa.render import format_report
     from qa.ingest import ingest
 
     report = ingest(docs, settings, progress=progress)
@@ -241,7 +242,8 @@ def ask_all(assistant: Assistant, questions: list[GoldQuestion], distractor: boo
 
     from qa.assistant import Assistant
 
-    unthresholded = Assistant(assistant.settings.with_(abstain_below=0.0), encoder=assistant.encoder)
+    unthresholded = Assistant(assistant.settings.with_(abstain_below=0.0), encoder=assistant.encoder,
+                              reader=assistant.reader)
 
     def one(q: GoldQuestion) -> Asked:
         doc_ids = list(q.candidate_doc_ids) if distractor else None
@@ -324,16 +326,15 @@ def model_files(settings: Settings, answerer: str) -> dict[str, Path]:
     """Every model file the answers may depend on, by role. A new model file is one line here
     (files the package ships under qa/models/, such as the reader, are found without one)."""
     from qa import embedding
-    from qa.settings import PROJECT_ROOT
+    from qa.reader import model_files as reader_files
 
     files = {
         "encoder_weights": embedding.model_path() / "model.safetensors",
         "encoder_onnx_fp32": embedding.exported_model(),
         "encoder_onnx_int8": embedding.quantized_model(),
-        "citer": Path(settings.citer) if settings.citer else None,
         "gguf": _gguf_file(settings) if answerer == "gguf" else None,
     }
-    packaged = PROJECT_ROOT / "qa" / "models"
+    packaged = reader_files()[0].parent
     files |= {f"qa/models/{path.name}": path for path in sorted(packaged.glob("*")) if path.is_file()}
     return {role: path for role, path in files.items() if path is not None}
 
@@ -345,16 +346,8 @@ def _gguf_file(settings: Settings) -> Path:
 
 
 def model_hashes(settings: Settings, answerer: str) -> dict[str, dict]:
-    return {role: {"path": str(path), "sha256": _sha256(path) if path.is_file() else None}
+    return {role: {"path": str(path), "sha256": sha256_of(path) if path.is_file() else None}
             for role, path in model_files(settings, answerer).items()}
-
-
-def _sha256(path: Path) -> str:
-    digest_ = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest_.update(block)
-    return digest_.hexdigest()
 
 
 def git_commit() -> dict:
@@ -378,7 +371,6 @@ def run(args, settings: Settings | None = None) -> int:
     """`qa eval`. `settings` replaces the ones the flags and environment give (tests plant a
     deliberately worse answerer this way)."""
     from qa.assistant import Assistant
-    from qa.cli import settings_from
     from qa.report import format_changes, format_headline, write_report
 
     began = time.perf_counter()

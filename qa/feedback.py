@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from qa.errors import UserError
+from qa.flags import add_index_flags, settings_from
 
 HELP = "list, review and export the feedback users gave on answers (exports gold questions for qa eval)"
 FILE = "feedback.jsonl"
@@ -248,18 +249,17 @@ def describe(item: Feedback) -> str:
 
 # -- the command ------------------------------------------------------------------------------
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from qa.cli import _index_flag
 
     sub = parser.add_subparsers(metavar="ACTION", dest="action", required=True)
     p = sub.add_parser("list", help="show the feedback that came in (flagged items; --all for every rating)")
-    _index_flag(p)
+    add_index_flags(p)
     p.add_argument("--all", action="store_true", help="up-votes too")
     p = sub.add_parser("export", help="write flagged items as gold questions that qa eval reads")
-    _index_flag(p)
+    add_index_flags(p)
     p.add_argument("--out", type=Path, required=True, metavar="FILE", help="the gold .jsonl to write")
     p.add_argument("--reviewed-only", action="store_true", help="only items confirmed with qa feedback review")
     p = sub.add_parser("review", help="confirm flagged items as gold questions (all unreviewed ones with no ID)")
-    _index_flag(p)
+    add_index_flags(p)
     p.add_argument("ids", nargs="*", metavar="ID", help="feedback ids (a unique prefix is enough)")
     what = p.add_mutually_exclusive_group()
     what.add_argument("--answer", metavar="TEXT", help="the right answer, replacing the user's correction")
@@ -268,7 +268,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from qa.cli import settings_from
 
     index_dir = settings_from(args).index_dir
     if args.action == "list":

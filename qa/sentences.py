@@ -37,7 +37,7 @@ _RE_CACHE = 4096
 
 
 @lru_cache(maxsize=1)
-def _segmenter():
+def segmenter():
     import pysbd
 
     if getattr(re, "_MAXCACHE", _RE_CACHE) < _RE_CACHE:  # a CPython detail: absent, nothing to do
@@ -70,7 +70,7 @@ def split_all(documents: Sequence[Document], limits: Limits = Limits()) -> Itera
     while split_here < len(documents) and chars < SPLIT_HERE_CHARS:
         chars += len(documents[split_here].text)
         split_here += 1
-    _segmenter()  # loaded before the fork (below), so the child needs no import lock another thread holds
+    segmenter()  # loaded before the fork (below), so the child needs no import lock another thread holds
     try:
         # fork, not spawn: a spawned child imports the caller's __main__ again, and a script
         # without a __name__ guard would run its ingest in there.
@@ -150,7 +150,7 @@ def _segment(text: str, start: int, end: int) -> list[tuple[int, int]]:
         block = block.replace("\n", " ")
     spans = []
     cursor = 0
-    for piece in _segmenter().segment(block):
+    for piece in segmenter().segment(block):
         piece = piece.strip()
         if not piece:
             continue

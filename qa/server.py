@@ -375,7 +375,7 @@ def configured_answerers(settings) -> list[str]:
 
 def chat_text(answer: Answer) -> str:
     """The answer with its markers, then the sources quoted, for clients that show only text."""
-    from qa.cli import format_sources
+    from qa.render import format_sources
 
     if not answer.citations:
         return answer.answer

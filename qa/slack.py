@@ -21,13 +21,14 @@ import os
 import re
 import threading
 import time
-from collections import OrderedDict, defaultdict
+from collections import OrderedDict
 from decimal import Decimal
 from socketserver import ThreadingMixIn
 from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from qa.errors import UserError
+from qa.flags import add_answerer_flag, add_index_flags, settings_from
 from qa.types import Answer, Citation, locator_text
 
 if TYPE_CHECKING:
@@ -67,10 +68,9 @@ RATE_ACTION = re.compile(r"^groundqa_rate_(up|down)$")
 
 # -- the command ------------------------------------------------------------------------------
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from qa.cli import _answerer_flag, _index_flag
 
-    _index_flag(parser)
-    _answerer_flag(parser)
+    add_index_flags(parser)
+    add_answerer_flag(parser)
     parser.add_argument("--http", action="store_true",
                         help="serve the Events API over HTTP (needs SLACK_SIGNING_SECRET) instead of Socket Mode")
     parser.add_argument("--host", default="127.0.0.1",
@@ -87,7 +87,6 @@ def run(args: argparse.Namespace) -> int:
         app_token = _required("SLACK_APP_TOKEN", "an app-level token (xapp-…) with connections:write, for Socket Mode; or use --http")
 
     from qa.assistant import Assistant
-    from qa.cli import settings_from
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     assistant = Assistant(settings_from(args))
@@ -421,7 +420,7 @@ def render(answer: Answer) -> tuple[str, list[dict]]:
         blocks += [{"type": "divider"}, _context("*Sources*")]
         fallback.append("Sources:")
         numbered = list(enumerate(answer.citations, start=1))
-        for cited in _by_claim(numbered[:MAX_SOURCES]):
+        for cited in answer.by_claim(MAX_SOURCES):
             documents = {c.doc_id for _, c in cited}
             if len(documents) > 1:
                 blocks.append(_context(f"reported by {len(documents)} sources"))
@@ -442,13 +441,6 @@ def _rating_buttons() -> dict[str, Any]:
 
     return {"type": "actions", "block_id": RATE_BLOCK,
             "elements": [button(":thumbsup: Helpful", "up"), button(":thumbsdown: Wrong", "down")]}
-
-
-def _by_claim(numbered: list[tuple[int, Citation]]) -> list[list[tuple[int, Citation]]]:
-    groups: dict[int, list[tuple[int, Citation]]] = defaultdict(list)
-    for number, citation in numbered:
-        groups[citation.claim].append((number, citation))
-    return list(groups.values())
 
 
 def _where(c: Citation) -> str:

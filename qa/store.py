@@ -22,7 +22,6 @@ reads a file whose checksum the manifest vouches for.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -36,6 +35,7 @@ import numpy as np
 
 from qa import vectors as vector_stores
 from qa.errors import UserError
+from qa.files import sha256_of
 from qa.settings import INDEX_FORMAT, Settings
 from qa.types import Document, Sentence
 from qa.vectors import Searcher, VectorStoreError
@@ -266,7 +266,7 @@ def _write_files(
         sentences=n,
         vector_dtype="float16",
         **placed,
-        files={rel: _sha256(folder / rel) for rel in _files(folder)},
+        files={rel: sha256_of(folder / rel) for rel in _files(folder)},
     )
     index.manifest = manifest
     for rel in _files(folder):
@@ -283,14 +283,6 @@ def _files(folder: Path) -> list[str]:
         for p in folder.rglob("*")
         if p.is_file() and not p.name.startswith("manifest.json")
     )
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _fsync_file(path: Path) -> None:
@@ -380,7 +372,7 @@ def open_index(
     if set(files) != on_disk:
         raise IndexProblem(f"The index at {index_dir} is incomplete or has foreign files; {rebuild}")
     for rel, digest in files.items():
-        if _sha256(folder / rel) != digest:
+        if sha256_of(folder / rel) != digest:
             raise IndexProblem(f"The index at {index_dir} is damaged ({rel} fails its checksum); {rebuild}")
     try:
         index = _load(folder, manifest)

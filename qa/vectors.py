@@ -101,7 +101,7 @@ class FaissStore:
             return {"store": self.name, "index_type": "flat"}
         import faiss
 
-        faiss.write_index(_hnsw(index.vectors), str(folder / "faiss.index"))
+        faiss.write_index(hnsw_index(index.vectors), str(folder / "faiss.index"))
         return {"store": self.name, "index_type": FAISS_HNSW_TYPE}
 
     def retire(self, index, keep) -> None:
@@ -142,7 +142,7 @@ def _flat(vectors: np.ndarray):
     return index
 
 
-def _hnsw(vectors: np.ndarray):
+def hnsw_index(vectors: np.ndarray):
     import faiss
 
     # float16 codes: the stored vectors are float16 already, so the graph finds exactly what a

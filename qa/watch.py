@@ -21,7 +21,7 @@ def watch(paths: list, settings: Settings, rebuild: bool = False, progress: bool
     from watchfiles import watch as changes
 
     from qa import store
-    from qa.cli import format_report
+    from qa.render import format_report
     from qa.documents import SUPPORTED, is_url
     from qa.embedding import encoder_for
     from qa.errors import UserError

@@ -7,9 +7,8 @@ both: HTML entities for <, >, & and quotes, and numeric entities for markdown pu
 
 from __future__ import annotations
 
-from collections import defaultdict
 
-from qa.types import Answer, Citation, locator_text
+from qa.types import Answer, locator_text
 
 # One pass, so no entity is escaped twice: HTML's specials and markdown's punctuation alike.
 _INERT = {c: f"&#{ord(c)};" for c in "&<>\"'[]()*_`!#~|\\{}+-=:"}
@@ -37,11 +36,8 @@ def sources_html(answer: Answer, context_of) -> str:
     """
     if not answer.citations:
         return '<div class="sources empty">No sources: the documents do not answer this.</div>'
-    by_claim: dict[int, list[tuple[int, Citation]]] = defaultdict(list)
-    for number, citation in enumerate(answer.citations, start=1):
-        by_claim[citation.claim].append((number, citation))
     parts = ['<div class="sources">']
-    for claim, cited in by_claim.items():
+    for cited in answer.by_claim():
         documents = {c.doc_id for _, c in cited}
         # Sentences that state one claim sit in one frame, so "reported by 2 sources" visibly
         # covers exactly them and not the source below.
@@ -114,7 +110,7 @@ class Conversations:
 
 def conversation_markdown(turns: list[tuple[list[str], Answer]], exported: str) -> str:
     """A conversation as Markdown: each question, its answer with markers, the cited sentences quoted."""
-    from qa.cli import format_sources
+    from qa.render import format_sources
 
     parts = [f"# groundqa conversation\n\nExported {exported}. Markers [n] refer to the sources quoted under each answer.\n"]
     for number, (_, answer) in enumerate(turns, start=1):

@@ -16,7 +16,7 @@ from formats import (csv_file, docx_file, eml_file, epub_file, mbox_file, odt_fi
 from loopback import ARTICLE, serving
 from pdfs import text_pdf
 
-from qa.cli import format_report
+from qa.render import format_report
 from qa.ingest import ingest
 from qa.settings import Settings
 

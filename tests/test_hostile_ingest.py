@@ -5,7 +5,7 @@ from pathlib import Path
 
 from pdfs import bomb_pdf, encrypted_pdf, image_only_pdf, text_pdf
 
-from qa.cli import format_report
+from qa.render import format_report
 from qa.ingest import ingest
 from qa.settings import Settings
 

@@ -8,7 +8,7 @@ import pytest
 from formats import png_file, scanned_pdf
 from pdfs import text_pdf
 
-from qa.cli import format_report
+from qa.render import format_report
 from qa.documents import Found, Skip, load
 from qa.ingest import ingest
 from qa.settings import Limits, Settings

@@ -34,7 +34,7 @@ from qa.types import Sentence
 def _assistant(index_dir: str | Path | None, settings: Settings | None, assistant: Assistant | None) -> Assistant:
     if assistant is not None:
         return assistant
-    settings = settings or Settings.from_env()
+    settings = settings or Settings.load()
     return Assistant(settings.with_(index_dir=Path(index_dir)) if index_dir else settings)
 
 
