@@ -1,6 +1,6 @@
 """The one call every front end makes: ask(question, history) -> Answer.
 
-    resolve the follow-up -> retrieve (dense + BM25) -> read (support) -> answer -> cite
+    resolve the follow-up -> retrieve (dense + BM25) -> score support -> answer -> cite
 """
 
 from __future__ import annotations
@@ -13,11 +13,10 @@ from qa import store
 from qa.answer import Answerer, Extractive
 from qa.embedding import Encoder, default_encoder, model_queried_by
 from qa.errors import UserError
-from qa.reader import Reader, default_reader
 from qa.retrieve import Retriever, resolve
 from qa.settings import Settings
 from qa.store import Index
-from qa.support import score
+from qa.support import TermWeights, score
 from qa.types import Answer, Hit
 
 MAX_QUESTION_CHARS = 2_000
@@ -35,19 +34,17 @@ class Assistant:
     generation per question.
     """
 
-    def __init__(self, settings: Settings | None = None, encoder: Encoder | None = None,
-                 reader: Reader | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, encoder: Encoder | None = None) -> None:
         self.settings = settings or Settings.load()
         # Questions are embedded at full precision, whichever way the documents were (int8 or
         # fp32: see qa.embedding.model_queried_by).
         self.encoder = encoder or default_encoder("fp32")
-        self.reader = reader or default_reader()
         self._lock = threading.Lock()
-        self._loaded: tuple[str, Index, Retriever] | None = None
+        self._loaded: tuple[str, Index, Retriever, TermWeights] | None = None
         self._answerers: dict[str, Answerer] = {}
 
     # -- the index -------------------------------------------------------------------------
-    def _current(self) -> tuple[Index, Retriever]:
+    def _current(self) -> tuple[Index, Retriever, TermWeights]:
         index_dir = Path(self.settings.index_dir)
         pointer = index_dir / "CURRENT"
         try:
@@ -66,7 +63,7 @@ class Assistant:
                     vector_store=self.settings.vector_store,
                 )
                 retriever = Retriever(index, self.encoder, self.settings)
-                self._loaded = (generation, index, retriever)
+                self._loaded = (generation, index, retriever, TermWeights(index))
             return self._loaded[1:]
 
     @property
@@ -81,7 +78,7 @@ class Assistant:
             raise QuestionError("The query is empty: type what to search for.")
         if len(query) > MAX_QUESTION_CHARS:
             raise QuestionError(f"The query is longer than {MAX_QUESTION_CHARS} characters: shorten it.")
-        _, retriever = self._current()
+        _, retriever, _ = self._current()
         return retriever.search(resolve(query, [t.strip() for t in history or [] if t and t.strip()]),
                                 doc_ids=doc_ids, k=k)
 
@@ -90,11 +87,11 @@ class Assistant:
         name = name or self.settings.answerer
         if name not in self._answerers:
             if name == "extractive":
-                self._answerers[name] = Extractive(self.settings, self.encoder, self.reader)
+                self._answerers[name] = Extractive(self.settings)
             else:
                 from qa.llm import make_answerer
 
-                self._answerers[name] = make_answerer(name, self.settings, self.encoder, self.reader)
+                self._answerers[name] = make_answerer(name, self.settings, self.encoder)
         return self._answerers[name]
 
     def ask(
@@ -116,7 +113,7 @@ class Assistant:
         history = [turn.strip() for turn in history or [] if turn and turn.strip()]
         timings: dict[str, float] = {}
         began = time.perf_counter()
-        index, retriever = self._current()
+        index, retriever, weights = self._current()
         timings["load"] = _ms(began)
 
         started = time.perf_counter()
@@ -126,7 +123,8 @@ class Assistant:
         timings["retrieve"] = _ms(started)
 
         started = time.perf_counter()
-        evidence = score(query, hits, index, self.reader)
+        evidence = score(question, query_vector, history, hits, index, self.encoder, weights,
+                         self.settings.support_dense_weight)
         timings["support"] = _ms(started)
 
         started = time.perf_counter()
@@ -145,8 +143,6 @@ class Assistant:
             hits=hits,
             prompt=draft.prompt,
             notes=draft.notes,
-            reader_score=evidence[0].support if evidence else None,
-            checks=draft.checks,
         )
 
 

@@ -242,8 +242,7 @@ def ask_all(assistant: Assistant, questions: list[GoldQuestion], distractor: boo
 
     from qa.assistant import Assistant
 
-    unthresholded = Assistant(assistant.settings.with_(abstain_below=0.0), encoder=assistant.encoder,
-                              reader=assistant.reader)
+    unthresholded = Assistant(assistant.settings.with_(abstain_below=0.0), encoder=assistant.encoder)
 
     def one(q: GoldQuestion) -> Asked:
         doc_ids = list(q.candidate_doc_ids) if distractor else None
@@ -325,16 +324,18 @@ def stage_latencies(asked: list[Asked]) -> dict[str, float]:
 def model_files(settings: Settings, answerer: str) -> dict[str, Path]:
     """Every model file the answers may depend on, by role. A new model file is one line here
     (files the package ships under qa/models/, such as the reader, are found without one)."""
+    from importlib import resources
+
     from qa import embedding
-    from qa.reader import model_files as reader_files
 
     files = {
         "encoder_weights": embedding.model_path() / "model.safetensors",
         "encoder_onnx_fp32": embedding.exported_model(),
         "encoder_onnx_int8": embedding.quantized_model(),
+        "citer": Path(settings.citer) if settings.citer else None,
         "gguf": _gguf_file(settings) if answerer == "gguf" else None,
     }
-    packaged = reader_files()[0].parent
+    packaged = Path(str(resources.files("qa") / "models"))
     files |= {f"qa/models/{path.name}": path for path in sorted(packaged.glob("*")) if path.is_file()}
     return {role: path for role, path in files.items() if path is not None}
 

@@ -15,21 +15,20 @@ from typing import Protocol
 
 from qa.answer import Draft, Extractive, claims_from, with_markers
 from qa.errors import UserError
-from qa.reader import Reader, passage
 from qa.sanitize import clean
 from qa.settings import Settings
 from qa.store import Index
-from qa.support import Evidence
-from qa.types import Citation, ClaimCheck
+from qa.support import Evidence, TermWeights, coverage, terms
+from qa.types import Citation
 
 # Package data, so an installed wheel has it too; the checkout's top-level prompts/ links here.
 PROMPT_FILE = Path(str(resources.files("qa") / "prompts" / "answer.txt"))
 NOT_FOUND = "NOT IN DOCUMENTS"
 _MARKER = re.compile(r"\[S(\d+)\]")
-# The specifics a claim may only state when a cited sentence states them too: numbers and names.
-# The reader judges whether the cited sentence bears on the claim, not whether a figure was
-# copied right, so a changed number or name is caught here.
-_SPECIFIC = re.compile(r"\d[\d,.]*\d|\d|\b[A-Z][a-zA-Z]+(?:\s+[A-Z][a-zA-Z]+)*")
+# A claim is supported when the sentences it cites contain most of its content words and mean
+# nearly the same: the same two signals the extractive answerer is calibrated on.
+MIN_COVERAGE = 0.6
+MIN_COSINE = 0.55
 # How the notes of a claim the check took out begin; qa eval counts them.
 REMOVED_CLAIM = ("removed a claim with no valid citation", "removed an unsupported claim")
 # Sentences that speak to the model rather than about the world ("ignore previous instructions…",
@@ -80,26 +79,25 @@ class OpenAICompatible:
 
 
 class LLMAnswerer:
-    def __init__(self, backend: Backend, settings: Settings, encoder, reader: Reader,
-                 prompt_file: Path = PROMPT_FILE) -> None:
+    def __init__(self, backend: Backend, settings: Settings, encoder, prompt_file: Path = PROMPT_FILE) -> None:
         from llama_index.core import PromptTemplate
 
         self.name = backend.name
         self.backend = backend
         self.settings = settings
         self.encoder = encoder
-        self.reader = reader
-        self.fallback = Extractive(settings, encoder, reader)
+        self.fallback = Extractive(settings)
         self.template = PromptTemplate(prompt_file.read_text(encoding="utf-8"))
         if set(self.template.template_vars) != {"context", "question"}:
             raise UserError(f"{prompt_file} must use exactly the placeholders {{context}} and {{question}}")
+        self._weights: tuple[str, TermWeights] | None = None
 
     def answer(self, question: str, evidence: list[Evidence], index: Index) -> Draft:
         withheld = [e for e in evidence if _ADDRESSES_MODEL.search(e.hit.sentence.text)]
         evidence = [e for e in evidence if e not in withheld]
         notes = [f"withheld {len(withheld)} retrieved sentences that address the model: "
                  + "; ".join(repr(e.hit.sentence.text[:80]) for e in withheld)] if withheld else []
-        if not claims_from(evidence, self.settings, self.encoder):
+        if not claims_from(evidence, self.settings):
             # Nothing retrieved supports an answer: say so without asking the model to guess.
             draft = self.fallback.answer(question, evidence, index)
             draft.notes = notes + draft.notes
@@ -113,7 +111,6 @@ class LLMAnswerer:
         if draft.abstained or not draft.citations:
             fallback = self.fallback.answer(question, evidence, index)
             fallback.prompt, fallback.notes = prompt, draft.notes + ["no supported claim survived: extractive answer shown"]
-            fallback.checks = [c for c in draft.checks if not c.supported] + fallback.checks
             return fallback
         return draft
 
@@ -128,7 +125,7 @@ class LLMAnswerer:
         citations: list[Citation] = []
         number_of: dict[int, int] = {}
         parts = []
-        checks = []
+        weights = self._term_weights(index)
         for piece in segmenter().segment(text):
             piece = piece.strip()
             ids = [int(i) for i in _MARKER.findall(piece)]
@@ -141,35 +138,28 @@ class LLMAnswerer:
                 notes.append(f"dropped invented citation ids {invented}")
             if not valid:
                 notes.append(f"{REMOVED_CLAIM[0]}: {statement!r}")
-                checks.append(ClaimCheck(statement, False, 0.0, reason="cites no retrieved sentence"))
                 continue
-            cited = [shown[i - 1].hit.sentence for i in valid]
-            support, unstated = self.check(statement, cited, index)
-            if support < self.settings.claim_supported_above or unstated:
-                why = f"reader {support:.2f}" + (f", not in its sources: {', '.join(unstated)}" if unstated else "")
-                notes.append(f"{REMOVED_CLAIM[1]} ({why}): {statement!r}")
-                checks.append(ClaimCheck(statement, False, support, reason=why))
+            cited = [shown[i - 1] for i in valid]
+            statement_vector = self.encoder.encode([statement])[0]
+            cosine = max(float(e.vector @ statement_vector) for e in cited)
+            covered = coverage({t: 1.0 for t in terms(statement)}, set().union(*(terms(e.hit.sentence.text) for e in cited)), weights)
+            if covered < MIN_COVERAGE or cosine < MIN_COSINE:
+                notes.append(f"{REMOVED_CLAIM[1]} (coverage {covered:.2f}, cosine {cosine:.2f}): {statement!r}")
                 continue
             markers = ""
             for i in valid:
                 if i not in number_of:
-                    citations.append(Citation.of(shown[i - 1].hit.sentence, support, claim=len(parts) + 1))
+                    citations.append(Citation.of(shown[i - 1].hit.sentence, shown[i - 1].support, claim=len(parts) + 1))
                     number_of[i] = len(citations)
                 markers += f"[{number_of[i]}]"
             parts.append(with_markers(statement, markers))
-            checks.append(ClaimCheck(statement, True, support, tuple(number_of[i] for i in valid)))
-        return Draft(" ".join(parts), abstained=False, citations=citations, notes=notes, checks=checks)
+        return Draft(" ".join(parts), abstained=False, citations=citations, notes=notes)
 
-    def check(self, statement: str, cited: list, index: Index) -> tuple[float, list[str]]:
-        """How well the cited sentences support an answer sentence (the reader's calibrated score
-        of the best one, reading the statement as what is asked), and the numbers and names the
-        statement gives that none of them states."""
-        passages = [passage(index.documents[s.doc_id].document.title, s.text) for s in cited]
-        support = float(self.reader.calibrated(statement, passages).max())
-        sources = " ".join(passages)
-        unstated = [m.group() for m in _SPECIFIC.finditer(statement)
-                    if m.start() > 0 and m.group() not in sources]
-        return support, unstated
+    def _term_weights(self, index: Index) -> TermWeights:
+        key = index.manifest.get("generation", "")
+        if self._weights is None or self._weights[0] != key:
+            self._weights = (key, TermWeights(index))
+        return self._weights[1]
 
 
 def _quoted(text: str) -> str:
@@ -177,11 +167,11 @@ def _quoted(text: str) -> str:
     return " ".join(text.split())
 
 
-def make_answerer(name: str, settings: Settings, encoder, reader: Reader) -> LLMAnswerer:
+def make_answerer(name: str, settings: Settings, encoder) -> LLMAnswerer:
     if name == "openai":
-        return LLMAnswerer(OpenAICompatible(settings), settings, encoder, reader)
+        return LLMAnswerer(OpenAICompatible(settings), settings, encoder)
     if name == "gguf":
         from qa.gguf import LocalGGUF
 
-        return LLMAnswerer(LocalGGUF(settings), settings, encoder, reader)
+        return LLMAnswerer(LocalGGUF(settings), settings, encoder)
     raise UserError(f"Unknown answerer {name!r}: choose extractive, openai or gguf.")

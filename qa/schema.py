@@ -68,30 +68,14 @@ class SearchHit(HitRecord):
                    lexical=round(hit.lexical, 4))
 
 
-class ClaimCheckRecord(_Open):
-    """One sentence of the answer and whether the sentences it cites support it."""
-
-    text: str = Field(description="The answer sentence")
-    supported: bool = Field(description="False for an LLM sentence the check removed from the answer text")
-    score: float = Field(description="The reader's calibrated support for it, 0..1")
-    markers: list[int] = Field(description="The citations ([n], 1-based) it relies on; empty when removed")
-    reason: str = Field("", description="Why a removed sentence was removed")
-
-
 class AnswerRecord(_Open):
     """The grounded answer, as `qa ask --json` prints it."""
 
     question: str
     answer: str = Field(description="The answer text with numbered markers [1], [2] … into `citations`")
-    short_answer: str | None = Field(None, description="The answer's words inside a cited sentence, where known")
     abstained: bool = Field(description="True when the documents do not answer the question (the text says so)")
-    reader_score: float | None = Field(
-        None, description="The reader's calibrated chance that the documents answer the question (their best "
-                          "sentence's support), which the abstention decision compared with its threshold; "
-                          "null when nothing was retrieved")
     answerer: str = Field(description="What wrote the answer: extractive, openai or gguf")
     citations: list[CitationRecord]
-    checks: list[ClaimCheckRecord] = Field(default_factory=list, description="Each answer sentence and its support check")
     timings_ms: dict[str, float] = Field(description="Milliseconds spent in each stage of the answer")
     retrieval_query: str | None = Field(None, description="(debug) the question as resolved against the history")
     notes: list[str] | None = Field(None, description="(debug) e.g. LLM claims dropped as unsupported")

@@ -132,7 +132,7 @@ def window_text(doc: Document, sentences: list[Sentence], i: int, window: int, t
 def bm25_tokens(texts: list[str]) -> list[list[str]]:
     import bm25s
 
-    return bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False)
+    return bm25s.tokenize(texts, stopwords="en", stemmer=stemmer(), return_ids=False, show_progress=False)
 
 
 def build_bm25(index: Index):
@@ -155,7 +155,7 @@ def build_bm25(index: Index):
 _STEMMER = None
 
 
-def _stemmer():
+def stemmer():
     global _STEMMER
     if _STEMMER is None:
         import Stemmer

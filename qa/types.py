@@ -128,23 +128,6 @@ class Citation:
         )
 
 
-@dataclass(frozen=True)
-class ClaimCheck:
-    """One sentence an answerer wrote and whether the sentences it cites support it.
-
-    An extractive answer quotes its sources, so each of its claims holds by construction (its
-    score is the reader's support for the question). An LLM's sentence is read against the
-    sentences it cites (qa/llm.py); an unsupported one is left out of the answer text and kept
-    here, so a front end can show what was removed and why.
-    """
-
-    text: str
-    supported: bool
-    score: float  # the reader's calibrated support, 0..1
-    markers: tuple[int, ...] = ()  # the citations ([n], 1-based) it relies on
-    reason: str = ""
-
-
 @dataclass
 class Answer:
     """What `ask()` returns. Markers [1], [2] … in `answer` are 1-based positions in `citations`."""
@@ -159,11 +142,6 @@ class Answer:
     hits: list[Hit] = field(default_factory=list)  # what retrieval returned, for eval and debug
     prompt: str | None = None  # the final LLM prompt, when an LLM answered
     notes: list[str] = field(default_factory=list)  # e.g. LLM claims dropped as unsupported
-    # The reader's calibrated chance that the documents answer the question (their best
-    # sentence's support): what the abstention decision compared with abstain_below.
-    reader_score: float | None = None
-    short_answer: str | None = None  # the answer's words inside a cited sentence, where known
-    checks: list[ClaimCheck] = field(default_factory=list)
 
     def by_claim(self, limit: int | None = None) -> list[list[tuple[int, Citation]]]:
         """The (first `limit`) citations, numbered as their markers, grouped by the claim they
@@ -179,9 +157,7 @@ class Answer:
         out = {
             "question": self.question,
             "answer": self.answer,
-            "short_answer": self.short_answer,
             "abstained": self.abstained,
-            "reader_score": None if self.reader_score is None else round(self.reader_score, 4),
             "answerer": self.answerer,
             "citations": [
                 {
@@ -198,11 +174,6 @@ class Answer:
                     "locator": c.locator,
                 }
                 for c in self.citations
-            ],
-            "checks": [
-                {"text": c.text, "supported": c.supported, "score": round(c.score, 4), "markers": list(c.markers),
-                 "reason": c.reason}
-                for c in self.checks
             ],
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
         }

@@ -216,7 +216,7 @@ def test_sample_gold_set_end_to_end(sample_run):
     run = metrics["run"]
     assert run["settings"]["abstain_below"] == 0.45 and run["settings"]["llm_api_key"] == ""
     assert len(run["git"]["commit"]) == 40
-    assert {"encoder_weights", "encoder_onnx_fp32", "encoder_onnx_int8", "qa/models/reader-int8.onnx"} <= set(run["models"])
+    assert {"encoder_weights", "encoder_onnx_fp32", "encoder_onnx_int8", "citer"} <= set(run["models"])
     assert all(len(model["sha256"]) == 64 for model in run["models"].values())
 
     lines = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]

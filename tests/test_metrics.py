@@ -63,11 +63,12 @@ def test_model_files_name_what_the_answerer_uses(answerer, encoder):
 
     settings = Settings(gguf_path="smollm2")
     files = evaluate.model_files(settings, answerer)
-    assert files["encoder_weights"].is_file() and files["qa/models/reader-int8.onnx"].is_file()
+    assert files["citer"].name == "citer.json" and files["encoder_weights"].is_file()
     assert ("gguf" in files) == (answerer == "gguf")
+    assert "citer" not in evaluate.model_files(settings.with_(citer=""), answerer)
 
 
-@pytest.mark.parametrize("tool", ["retrieval.py"])
+@pytest.mark.parametrize("tool", ["calibrate.py", "retrieval.py", "train_citer.py"])
 def test_tuning_tools_refuse_test_splits(tool):
     import subprocess
     import sys

@@ -61,7 +61,7 @@ def test_the_wheel_works_from_a_directory_outside_the_checkout(installed):
     asked = qa(python, home, "ask", "What did the US rule out?", "--json")
     assert asked.returncode == 0, asked.stderr
     answer = json.loads(asked.stdout)
-    assert not answer["abstained"] and "ground troops" in answer["answer"] and answer["reader_score"] > 0
+    assert not answer["abstained"] and "ground troops" in answer["answer"]
 
     local = qa(python, home, "ask", "What did the US rule out?", "--answerer", "gguf", "--set", "gguf_path=smollm2", "--json")
     assert local.returncode == 0, local.stderr  # the prompt file ships in the wheel

@@ -1,0 +1,90 @@
+"""Calibrate the extractive answerer's support blend and abstention threshold on train/dev gold sets.
+
+Retrieval and support features are computed once per question; every candidate setting is then
+replayed through the real answerer and scored by qa.metrics, so the figures are those `qa eval`
+would give (its headline keys, one JSON line per setting). Test splits are refused.
+
+    .venv/bin/python eval/calibrate.py eval/sample_gold.jsonl --index index/default --split dev
+    .venv/bin/python eval/calibrate.py ../shared/benchmarks/squad2/questions.jsonl --index index/bench-squad2 \\
+        --split dev --limit 800 --weight 0.7 --threshold 0.4 0.45 0.5 --margin 0.03 --claims 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+from pathlib import Path
+
+from qa import metrics
+from qa.answer import Extractive
+from qa.assistant import Assistant
+from qa.evaluate import GoldQuestion, read_gold, select, tuning_split
+from qa.retrieve import resolve
+from qa.settings import Settings
+from qa.support import blend, score
+
+GRID = {"weight": [0.3, 0.4, 0.5, 0.6, 0.7], "threshold": [0.3, 0.35, 0.4, 0.45, 0.5, 0.55],
+        "margin": [0.0, 0.03, 0.05, 0.1], "claims": [1, 2, 3]}
+
+
+def features(questions: list[GoldQuestion], settings: Settings, distractor: bool):
+    """Per question: its retrieval, support evidence and located gold sentences (computed once)."""
+    assistant = Assistant(settings)
+    index, retriever, weights = assistant._current()
+    texts = {d: s.document.text for d, s in index.documents.items()}
+    rows = []
+    for q in questions:
+        query = resolve(q.question, list(q.history))
+        doc_ids = list(q.candidate_doc_ids) if distractor and q.candidate_doc_ids else None
+        hits = retriever.search(query, doc_ids=doc_ids)
+        vector = assistant.encoder.encode([query])[0]
+        evidence = score(q.question, vector, list(q.history), hits, index, assistant.encoder, weights, 0.5)
+        gold = [metrics.locate(item, texts) for item in q.supporting] if q.answerable else []
+        rows.append((q, evidence, gold))
+    return index, rows
+
+
+def evaluate(index, rows, settings: Settings) -> dict:
+    """qa eval's headline figures (and intervals) for `settings`, replayed on precomputed features."""
+    answerer = Extractive(settings)
+    scores = []
+    for q, evidence, gold in rows:
+        rescored = sorted(
+            (e.rescored(e.fit * blend(e.cosine, e.overlap, settings.support_dense_weight)) for e in evidence),
+            key=lambda e: e.support,
+            reverse=True,
+        )
+        draft = answerer.answer(q.question, rescored, index)
+        cited = [metrics.Span(c.doc_id, c.start, c.end) for c in draft.citations]
+        scores.append(metrics.score(draft.text, draft.abstained, list(q.answers), q.answerable,
+                                    metrics.match(cited, [], gold), 0.0,
+                                    max((c.score for c in draft.citations), default=None)))
+    return metrics.aggregate(scores)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("gold", type=Path)
+    parser.add_argument("--index", type=Path, required=True)
+    parser.add_argument("--split", type=tuning_split, default="dev", help="train or dev (default dev); never test")
+    parser.add_argument("--distractor", action="store_true")
+    parser.add_argument("--limit", type=int, default=0, help="a seeded random sample of N questions, as qa eval --limit")
+    for name, values in GRID.items():
+        parser.add_argument(f"--{name}", type=type(values[0]), nargs="+", default=values, help=f"default {values}")
+    args = parser.parse_args()
+    base = Settings.load(index_dir=args.index)
+    index, rows = features(select(read_gold(args.gold), args.split, args.limit), base, args.distractor)
+    print(f"{len(rows)} questions", file=sys.stderr)
+    # Retrieval does not depend on these settings, and latency is not measured in a replay.
+    shown = [k for k in metrics.HIGHER_IS_BETTER if k not in metrics.LATENCY and k != "retrieval_recall_at_10"]
+    for w, threshold, margin, claims in itertools.product(args.weight, args.threshold, args.margin, args.claims):
+        s = base.with_(support_dense_weight=w, abstain_below=threshold, answer_margin=margin, max_claims=claims)
+        m = evaluate(index, rows, s)
+        print(json.dumps({"w": w, "t": threshold, "m": margin, "c": claims,
+                          **{k: m[k] for k in shown}, "ci95": {k: m["ci95"][k] for k in shown}}))
+
+
+if __name__ == "__main__":
+    main()
