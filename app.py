@@ -18,9 +18,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from qa.render import format_report  # noqa: E402
 from qa.errors import UserError  # noqa: E402
-from qa.settings import PROJECT_ROOT, Settings  # noqa: E402
+from qa.settings import Settings  # noqa: E402
 
-SAMPLE_CORPUS = PROJECT_ROOT / "corpus"
+CHECKOUT = Path(__file__).resolve().parent  # app.py runs from the checkout
+SAMPLE_CORPUS = CHECKOUT / "corpus"
 UPLOAD_TYPES = [".txt", ".md", ".html", ".htm", ".pdf", ".jsonl", ".docx", ".pptx", ".xlsx", ".csv", ".odt", ".epub",
                 ".eml", ".mbox", ".png", ".jpg", ".jpeg", ".tif", ".tiff"]
 # The document list shows this many names; a watching ingest (qa ingest --watch) refreshes it.
@@ -298,8 +299,8 @@ def _plain(content) -> str:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     args = parse_args(argv)
-    settings = Settings.load(index_dir=args.index)
     try:
+        settings = Settings.load(index_dir=args.index)
         auth = credentials(args.host, args.insecure_open)
         if args.api:
             from qa.server import require_token
@@ -328,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=args.max_queue, status_update_rate=1)
     print(f"groundqa is running at http://{args.host}:{args.port}", flush=True)
     private = {"auth": auth, "css": CSS, "max_file_size": MAX_UPLOAD, "allowed_paths": [], "show_error": False,
-               "blocked_paths": [str(PROJECT_ROOT), str(Path(settings.index_dir).resolve())]}
+               "blocked_paths": [str(CHECKOUT), str(Path(settings.index_dir).resolve())]}
     if args.api:  # one process: the API's routes first, the chat at / behind its password
         import gradio as gr
         import uvicorn

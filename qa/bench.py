@@ -52,14 +52,12 @@ TINY = Sizes(600, 60, 10, 8, False)  # for the test of the command itself
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from qa.settings import PROJECT_ROOT
-
     parser.add_argument("--quick", action="store_true", help="100k-sentence index, smaller slices (under 15 min on 2 cores once cached)")
-    parser.add_argument("--data", type=Path, default=PROJECT_ROOT.parent / "shared" / "benchmarks",
+    parser.add_argument("--data", type=Path, default=Path("..") / "shared" / "benchmarks",
                         help="folder of the benchmark sets (default: ../shared/benchmarks)")
-    parser.add_argument("--work", type=Path, default=PROJECT_ROOT / "index" / "bench",
+    parser.add_argument("--work", type=Path, default=Path("index") / "bench",
                         help="where the bench writes its corpora and indexes (kept between runs)")
-    parser.add_argument("--cache", type=Path, default=PROJECT_ROOT / "index" / "bench-cache",
+    parser.add_argument("--cache", type=Path, default=Path("index") / "bench-cache",
                         help="embedding cache of the large index")
     parser.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # tests only
 

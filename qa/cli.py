@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -121,8 +122,8 @@ def _config(args) -> int:
     effective = {name: described[name] for name in described if name != "limits"}
     effective |= {f"limits.{name}": value for name, value in described["limits"].items()}
     if args.json:
-        print(json.dumps({name: {"value": value, "source": resolved.sources[name]} for name, value in effective.items()},
-                         indent=1))
+        shown = {name: {"value": _json_number(value), "source": resolved.sources[name]} for name, value in effective.items()}
+        print(json.dumps(shown, indent=1))
         return 0
     if resolved.config_file:
         print(f"# config file: {resolved.config_file}")
@@ -144,6 +145,11 @@ def _ingest(args) -> int:
     report = ingest(args.paths, settings, rebuild=args.rebuild, progress=not args.quiet)
     print(format_report(report, settings.index_dir))
     return 0 if report.count("indexed") + report.count("unchanged") else 1
+
+
+def _json_number(value):
+    """JSON has no infinity: such a limit is written as the text a config file would take."""
+    return str(value) if isinstance(value, float) and not math.isfinite(value) else value
 
 
 def _ask(args) -> int:
@@ -179,9 +185,6 @@ def _usage(message: str):
     from qa.errors import UserError
 
     return UserError(message)
-
-
-
 
 
 def _serve(args) -> int:

@@ -18,7 +18,6 @@ import csv
 import hashlib
 import json
 import random
-import subprocess
 import sys
 import time
 from contextlib import contextmanager
@@ -28,8 +27,8 @@ from typing import TYPE_CHECKING
 
 from qa import metrics
 from qa.errors import UserError
-from qa.files import sha256_of
-from qa.flags import add_answerer_flag, settings_from
+from qa.files import code_version, sha256_of
+from qa.flags import add_answerer_flag, add_index_flags, settings_from
 
 if TYPE_CHECKING:
     from qa.assistant import Assistant
@@ -52,13 +51,12 @@ def tuning_split(name: str) -> str:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-
     p.add_argument("gold", type=Path, metavar="GOLD", help="gold questions: .jsonl (see eval/README.md) or a .csv of question,answer")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="where metrics.json, results.jsonl, report.md and the plots go")
     p.add_argument("--docs", type=Path, nargs="+", default=None, metavar="DOCS",
                    help="files or folders (or a documents.jsonl) to index first: into a temporary index, "
                         "or into --index DIR when given (kept, and updated incrementally next time)")
-    p.add_argument("--index", type=Path, default=None, metavar="DIR", help="the index to answer from (default: index/default)")
+    add_index_flags(p)
     p.add_argument("--split", default=None, metavar="NAME", help="only the questions of this split (train, dev, test)")
     p.add_argument("--setting", choices=["open", "distractor"], default="open",
                    help="open: retrieve from every document; distractor: only from each question's candidate_doc_ids")
@@ -210,8 +208,8 @@ def prepared(settings: Settings, docs: list[Path] | None, keep: bool, progress: 
 
 
 def _ingest(docs: list[Path], settings: Settings, progress: bool) -> None:
-    from qa.render import format_report
     from qa.ingest import ingest
+    from qa.render import format_report
 
     report = ingest(docs, settings, progress=progress)
     print(format_report(report, settings.index_dir), file=sys.stderr)
@@ -322,10 +320,7 @@ def stage_latencies(asked: list[Asked]) -> dict[str, float]:
 
 # --- what a figure can be traced to ---------------------------------------------------------
 def model_files(settings: Settings, answerer: str) -> dict[str, Path]:
-    """Every model file the answers may depend on, by role. A new model file is one line here
-    (files the package ships under qa/models/, such as the reader, are found without one)."""
-    from importlib import resources
-
+    """Every model file the answers may depend on, by role. A new model file is one line here."""
     from qa import embedding
 
     files = {
@@ -335,8 +330,6 @@ def model_files(settings: Settings, answerer: str) -> dict[str, Path]:
         "citer": Path(settings.citer) if settings.citer else None,
         "gguf": _gguf_file(settings) if answerer == "gguf" else None,
     }
-    packaged = Path(str(resources.files("qa") / "models"))
-    files |= {f"qa/models/{path.name}": path for path in sorted(packaged.glob("*")) if path.is_file()}
     return {role: path for role, path in files.items() if path is not None}
 
 
@@ -349,22 +342,6 @@ def _gguf_file(settings: Settings) -> Path:
 def model_hashes(settings: Settings, answerer: str) -> dict[str, dict]:
     return {role: {"path": str(path), "sha256": sha256_of(path) if path.is_file() else None}
             for role, path in model_files(settings, answerer).items()}
-
-
-def git_commit() -> dict:
-    """The commit the code ran at, and whether tracked files differed from it (None outside a checkout)."""
-    from qa.settings import PROJECT_ROOT
-
-    def git(*argv: str) -> str | None:
-        try:
-            done = subprocess.run(["git", *argv], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=30)
-        except (OSError, subprocess.SubprocessError):
-            return None
-        return done.stdout.strip() if done.returncode == 0 else None
-
-    commit = git("rev-parse", "HEAD")
-    changed = git("status", "--porcelain", "--untracked-files=no") if commit else None
-    return {"commit": commit, "uncommitted_changes": None if changed is None else bool(changed)}
 
 
 # --- the command -----------------------------------------------------------------------------
@@ -410,7 +387,7 @@ def run(args, settings: Settings | None = None) -> int:
         "workers": args.workers,
         "seconds_answering": round(seconds, 1),
         "seconds_total": round(time.perf_counter() - began, 1),
-        "git": git_commit(),
+        "git": code_version(),
         "settings": settings.describe(),
         "models": model_hashes(settings, asked[0].answer.answerer),
     }

@@ -28,16 +28,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import uuid
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from qa.errors import UserError
+from qa.files import code_version
 from qa.flags import add_index_flags, settings_from
 
 HELP = "list, review and export the feedback users gave on answers (exports gold questions for qa eval)"
@@ -109,21 +108,9 @@ def of_answer(record: dict, rating: str, source: str, settings, history: list[st
         rating=rating,
         source=source,
         settings=settings.describe(),
-        commit=commit(),
+        commit=code_version()["commit"],
         **given,
     )
-
-
-@lru_cache(maxsize=1)
-def commit() -> str | None:
-    """The code's git commit, when it runs from a checkout: which code gave the rated answer."""
-    from qa.settings import PROJECT_ROOT
-
-    try:
-        done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout.strip() or None if done.returncode == 0 else None
 
 
 # -- the store --------------------------------------------------------------------------------

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
+from functools import lru_cache
 from pathlib import Path
+
+# The checkout this package runs from, when it does (an installed copy has no .git beside it).
+CHECKOUT = Path(__file__).resolve().parent.parent
 
 
 def sha256_of(path: Path) -> str:
@@ -24,3 +29,21 @@ def write_atomically(path: Path, text: str) -> None:
         out.flush()
         os.fsync(out.fileno())
     os.replace(tmp, path)
+
+
+@lru_cache(maxsize=1)
+def code_version() -> dict:
+    """The commit the code runs at and whether tracked files differ from it; None for both when the
+    package does not run from a git checkout of its own (an installed copy inside some other
+    repository must not report that repository's commit)."""
+
+    def git(*argv: str) -> str | None:
+        try:
+            done = subprocess.run(["git", *argv], cwd=CHECKOUT, capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD") if (CHECKOUT / ".git").exists() else None
+    changed = git("status", "--porcelain", "--untracked-files=no") if commit else None
+    return {"commit": commit, "uncommitted_changes": None if changed is None else bool(changed)}

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
-import tomllib
-from importlib import resources
 from dataclasses import asdict, dataclass, field, fields, replace
+from importlib import resources
 from pathlib import Path
 
 from qa.errors import UserError
@@ -15,7 +15,6 @@ from qa.errors import UserError
 # Bumped whenever the on-disk layout or the meaning of a stored field changes.
 INDEX_FORMAT = 1
 SEGMENTER = "pysbd-0.3.4/lines-v1"
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -134,8 +133,11 @@ class Settings:
 
 # --- where each setting comes from -------------------------------------------------------------
 CONFIG_FILE = "groundqa.toml"
-# Names kept from before every setting had its QA_<FIELD> variable.
-ENV_NAMES = {"index_dir": "QA_INDEX", "vector_store": "QA_STORE"}
+# Shorter names kept from before every setting had its QA_<SETTING> variable; both work.
+ENV_ALIASES = {"index_dir": "QA_INDEX", "vector_store": "QA_STORE"}
+# Settings that take one of a few words.
+CHOICES = {"retrieval": ("hybrid", "dense", "bm25"), "answerer": ("extractive", "openai", "gguf"),
+           "embedding": ("int8", "fp32")}
 _TYPES = {"int": int, "float": float, "bool": bool, "str": str, "Path": Path}
 
 
@@ -146,8 +148,12 @@ class Resolved:
     config_file: Path | None
 
 
-def env_name(name: str) -> str:
-    return ENV_NAMES.get(name, f"QA_{name.upper()}")
+def env_value(environ, name: str) -> tuple[str, str | None]:
+    """The variable that sets `name` (QA_<SETTING>, or its older short name) and its value."""
+    for variable in (f"QA_{name.upper()}", ENV_ALIASES.get(name)):
+        if variable and environ.get(variable):
+            return variable, environ[variable]
+    return f"QA_{name.upper()}", None
 
 
 def resolve(config: Path | None = None, flags: dict | None = None, environ=None) -> Resolved:
@@ -174,12 +180,14 @@ def resolve(config: Path | None = None, flags: dict | None = None, environ=None)
     if path is None and Path(CONFIG_FILE).is_file():
         path = Path(CONFIG_FILE)
     if path is not None:
+        import tomllib
+
         try:
             table = tomllib.loads(path.read_text(encoding="utf-8"))
         except OSError as exc:
             raise UserError(f"Cannot read the config file {path}: {exc.strerror or exc}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise UserError(f"{path} is not valid TOML: {exc}") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise UserError(f"{path} is not valid TOML (UTF-8): {exc}") from None
         nested = table.pop("limits", {})
         if not isinstance(nested, dict):
             raise UserError(f"{path}: [limits] must be a table of ingest limits")
@@ -191,14 +199,14 @@ def resolve(config: Path | None = None, flags: dict | None = None, environ=None)
             sources[f"limits.{name}"] = "file"
 
     for name in top:
-        raw = environ.get(env_name(name))
+        variable, raw = env_value(environ, name)
         if raw:
-            values[name] = _value(name, raw, top, env_name(name))
+            values[name] = _value(name, raw, top, variable)
             sources[name] = "env"
     for name in limit_fields:
-        raw = environ.get(env_name(name))
+        variable, raw = env_value(environ, name)
         if raw:
-            limits[name] = _value(name, raw, limit_fields, env_name(name))
+            limits[name] = _value(name, raw, limit_fields, variable)
             sources[f"limits.{name}"] = "env"
 
     for name, raw in (flags or {}).items():
@@ -215,7 +223,19 @@ def resolve(config: Path | None = None, flags: dict | None = None, environ=None)
 
 
 def _value(name: str, raw, known: dict, where: str):
-    """`raw` (text from the environment or a flag, or a TOML value) as the setting's type."""
+    """`raw` (text from the environment or a flag, or a TOML value) as the setting's type, refused
+    when it cannot mean anything (an empty path, not-a-number, a word not among the choices)."""
+    value = _typed(name, raw, known, where)
+    if isinstance(value, Path) and not str(raw).strip():
+        raise UserError(f"{name} (from {where}) is empty: give a path")
+    if isinstance(value, float) and math.isnan(value):
+        raise UserError(f"{name} = {raw!r} (from {where}) is not a number")
+    if name in CHOICES and value not in CHOICES[name]:
+        raise UserError(f"{name} = {raw!r} (from {where}) is not one of {', '.join(CHOICES[name])}")
+    return value
+
+
+def _typed(name: str, raw, known: dict, where: str):
     if name not in known:
         close = ", ".join(sorted(known))
         raise UserError(f"Unknown setting {name!r} in {where}; the settings are: {close}")

@@ -419,7 +419,6 @@ def render(answer: Answer) -> tuple[str, list[dict]]:
     if answer.citations:
         blocks += [{"type": "divider"}, _context("*Sources*")]
         fallback.append("Sources:")
-        numbered = list(enumerate(answer.citations, start=1))
         for cited in answer.by_claim(MAX_SOURCES):
             documents = {c.doc_id for _, c in cited}
             if len(documents) > 1:
@@ -428,8 +427,8 @@ def render(answer: Answer) -> tuple[str, list[dict]]:
                 quote = _clip(escape(" ".join(c.text.split())), SECTION_CHARS - 200)
                 blocks.append(_section(f"*[{number}]* {_where(c)}\n>{quote}"))
                 fallback.append(f"[{number}] {_where(c)}")
-        if len(numbered) > MAX_SOURCES:
-            blocks.append(_context(f"and {len(numbered) - MAX_SOURCES} more sources"))
+        if len(answer.citations) > MAX_SOURCES:
+            blocks.append(_context(f"and {len(answer.citations) - MAX_SOURCES} more sources"))
     blocks.append(_rating_buttons())
     return _clip("\n".join(fallback), FALLBACK_CHARS), blocks
 

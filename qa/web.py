@@ -7,7 +7,6 @@ both: HTML entities for <, >, & and quotes, and numeric entities for markdown pu
 
 from __future__ import annotations
 
-
 from qa.types import Answer, locator_text
 
 # One pass, so no entity is escaped twice: HTML's specials and markdown's punctuation alike.

@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import ROOT
@@ -48,12 +49,28 @@ def test_precedence_is_default_file_environment_flag(tmp_path):
     ("embed_title = 1\n", "embed_title = 1 .* is not true or false"),
     ("top_k = [\n", "not valid TOML"),
     ("[limits]\nmax_pages = 3\n", "Unknown setting 'max_pages'"),
+    ("retrieval = 'hybird'\n", "not one of hybrid, dense, bm25"),
+    ("index_dir = ''\n", "index_dir .* is empty"),
+    ("abstain_below = nan\n", "is not a number"),
+    (b"top_k = 3 # \xff\n", "not valid TOML"),
 ])
 def test_a_bad_config_file_is_refused_naming_what_is_wrong(tmp_path, text, message):
     config = tmp_path / "groundqa.toml"
-    config.write_text(text)
+    config.write_bytes(text if isinstance(text, bytes) else text.encode())
     with pytest.raises(UserError, match=message):
         resolve(config, environ={})
+
+
+def test_every_setting_has_its_variable_and_the_short_old_names_still_work():
+    assert resolve(None, environ={"QA_INDEX_DIR": "/a"}).settings.index_dir == Path("/a")
+    assert resolve(None, environ={"QA_INDEX": "/b"}).settings.index_dir == Path("/b")
+    assert resolve(None, environ={"QA_STORE": "x.db"}).settings.vector_store == "x.db"
+    assert resolve(None, environ={"QA_PDF_SECONDS": "inf"}).settings.limits.pdf_seconds == float("inf")
+
+
+def test_json_output_stays_json_with_an_infinite_limit(tmp_path):
+    done = qa(tmp_path, "config", "--json", env={"QA_PDF_SECONDS": "inf"})
+    assert json.loads(done.stdout)["limits.pdf_seconds"] == {"value": "inf", "source": "env"}
 
 
 def test_bad_environment_and_flag_values_are_refused_clearly(tmp_path):

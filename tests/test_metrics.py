@@ -50,11 +50,18 @@ def test_intervals_are_seeded_and_cover_the_figure():
     assert constant["ci95"]["answer_str_em"] == [1.0, 1.0] and constant["ci95"]["latency_p50_ms"] == [5.0, 5.0]
 
 
-def test_git_commit_outside_a_checkout_is_none(monkeypatch, tmp_path):
-    monkeypatch.setattr("qa.settings.PROJECT_ROOT", tmp_path)
-    assert evaluate.git_commit() == {"commit": None, "uncommitted_changes": None}
-    monkeypatch.setenv("PATH", str(tmp_path))  # no git at all
-    assert evaluate.git_commit()["commit"] is None
+def test_the_code_version_outside_a_checkout_is_none(monkeypatch, tmp_path):
+    from qa import files
+
+    monkeypatch.setattr(files, "CHECKOUT", tmp_path)  # no .git here: an installed copy
+    files.code_version.cache_clear()
+    try:
+        assert files.code_version() == {"commit": None, "uncommitted_changes": None}
+        (tmp_path / ".git").mkdir()  # a .git git cannot read
+        files.code_version.cache_clear()
+        assert files.code_version()["commit"] is None
+    finally:
+        files.code_version.cache_clear()
 
 
 @pytest.mark.parametrize("answerer", ["extractive", "gguf"])
