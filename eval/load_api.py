@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import random
 import secrets
 import socket
 import subprocess
@@ -29,7 +28,7 @@ import time
 from pathlib import Path
 
 import httpx
-from load_web import QUESTIONS, load_cpu_s, peak_rss_mb
+from load_web import QUESTIONS, hold, load_cpu_s, peak_rss_mb
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = httpx.Timeout(120)
@@ -94,33 +93,7 @@ async def ask_once(url: str, token: str) -> None:
 
 
 async def run(url: str, token: str | None, clients: int, seconds: float, think: float, route: str):
-    latencies: list[float] = []
-    errors: list[str] = []
-    sessions = [Client(url, token, n, route) for n in range(clients)]
-    deadline = time.perf_counter() + seconds
-
-    async def user(number: int, client: Client) -> None:
-        pause = random.Random(number)  # the same pauses in every run
-        turn = 0
-        while True:
-            await asyncio.sleep(min(think * pause.uniform(0.5, 1.5), max(0.0, deadline - time.perf_counter())))
-            if time.perf_counter() >= deadline:
-                return
-            began = time.perf_counter()
-            try:
-                await client.ask(QUESTIONS[(number + turn) % len(QUESTIONS)])
-            except Exception as exc:  # noqa: BLE001 - every failure is counted and shown
-                errors.append(f"{type(exc).__name__}: {exc}")
-            else:
-                latencies.append(time.perf_counter() - began)
-            turn += 1
-
-    began = time.perf_counter()
-    try:
-        await asyncio.gather(*(user(n, c) for n, c in enumerate(sessions)))
-    finally:
-        await asyncio.gather(*(c.close() for c in sessions))
-    return sorted(latencies), errors, time.perf_counter() - began
+    return await hold([Client(url, token, n, route) for n in range(clients)], seconds, think)
 
 
 def main() -> None:

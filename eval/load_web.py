@@ -161,13 +161,19 @@ def main() -> None:
 
 
 async def run(url: str, users: int, seconds: float, think: float):
+    fn_index = endpoint_index(url)
+    return await hold([Session(url, fn_index) for _ in range(users)], seconds, think)
+
+
+async def hold(sessions: list, seconds: float, think: float) -> tuple[list[float], list[str], float]:
+    """Each session (anything with async `ask(question)` and `close()`) asks question after question
+    until `seconds` have passed; the sorted latencies, the errors and the seconds it took.
+    Shared by eval/load_api.py."""
     latencies: list[float] = []
     errors: list[str] = []
-    fn_index = endpoint_index(url)
-    sessions = [Session(url, fn_index) for _ in range(users)]
     deadline = time.perf_counter() + seconds
 
-    async def user(number: int, session: Session) -> None:
+    async def user(number: int, session) -> None:
         pause = random.Random(number)  # the same pauses in every run
         turn = 0
         while True:
