@@ -99,19 +99,26 @@ def read_xlsx(data: bytes, doc_id: str, source: str, limits: Limits) -> tuple[li
     built = Builder()
     try:
         for sheet in book.worksheets:
-            header: list[str] = []
-            for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
-                values = [cell_text(v) for v in row]
-                if not any(values):
-                    continue
-                if not header:
-                    header = values
-                    continue
-                built.add(row_text(header, values), {"sheet": sheet.title, "row": number})
+            add_rows(built, sheet.title, sheet.iter_rows(values_only=True))
         title = book.properties.title or ""
     finally:
         book.close()
     return [built.document(doc_id, title or _stem(source), source)], ""
+
+
+def add_rows(built: Builder, sheet: str, rows) -> list[str]:
+    """A sheet's rows after its header (its first non-empty row), each a unit with the header's
+    names and located by sheet and 1-based row; returns the header (empty for an empty sheet)."""
+    header: list[str] = []
+    for number, row in enumerate(rows, start=1):
+        values = [cell_text(v) for v in row]
+        if not any(values):
+            continue
+        if not header:
+            header = values
+            continue
+        built.add(row_text(header, values), {"sheet": sheet, "row": number})
+    return header
 
 
 def read_csv(data: bytes, doc_id: str, source: str, limits: Limits) -> tuple[list[Document], str]:
@@ -123,16 +130,8 @@ def read_csv(data: bytes, doc_id: str, source: str, limits: Limits) -> tuple[lis
         dialect = csv.excel
     sheet = source.replace("\\", "/").rsplit("/", 1)[-1]
     built = Builder()
-    header: list[str] = []
     try:
-        for number, row in enumerate(csv.reader(io.StringIO(text, newline=""), dialect), start=1):
-            values = [cell_text(v) for v in row]
-            if not any(values):
-                continue
-            if not header:
-                header = values
-                continue
-            built.add(row_text(header, values), {"sheet": sheet, "row": number})
+        header = add_rows(built, sheet, csv.reader(io.StringIO(text, newline=""), dialect))
     except csv.Error as exc:
         raise Skip(f"malformed CSV ({exc})") from None
     if not header:
