@@ -6,47 +6,36 @@ JSONL file), so the same folder ingested from another machine gives the same ids
 
 from __future__ import annotations
 
-import codecs
 import json
 import os
-from html.parser import HTMLParser
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from qa import fetch, ocr, pdf
+from qa.formats import epub, mail, office
+from qa.loaders import NoText, Skip, decode, html_to_text
 from qa.settings import Limits
 from qa.types import Document
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm"}
-_INVISIBLE = {"script", "style", "noscript", "template", "svg", "iframe", "object"}
-_BLOCK_TAGS = {"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "tr", "td", "th", "dt", "dd",
-               "blockquote", "pre", "section", "article", "header", "footer", "title", "table",
-               "ul", "ol", "figcaption", "caption", "main", "nav", "aside"}
-# Readers of the structured formats (qa/formats, qa/ocr.py): module and function, imported at use.
+# Readers of the structured formats (qa/formats, qa/ocr.py); each imports its parser at use.
 FORMATS = {
-    ".docx": ("qa.formats.office", "read_docx"),
-    ".pptx": ("qa.formats.office", "read_pptx"),
-    ".xlsx": ("qa.formats.office", "read_xlsx"),
-    ".csv": ("qa.formats.office", "read_csv"),
-    ".odt": ("qa.formats.office", "read_odt"),
-    ".epub": ("qa.formats.epub", "read_epub"),
-    ".eml": ("qa.formats.mail", "read_eml"),
-    ".png": ("qa.ocr", "read_image"),
-    ".jpg": ("qa.ocr", "read_image"),
-    ".jpeg": ("qa.ocr", "read_image"),
-    ".tif": ("qa.ocr", "read_image"),
-    ".tiff": ("qa.ocr", "read_image"),
+    ".docx": office.read_docx,
+    ".pptx": office.read_pptx,
+    ".xlsx": office.read_xlsx,
+    ".csv": office.read_csv,
+    ".odt": office.read_odt,
+    ".epub": epub.read_epub,
+    ".eml": mail.read_eml,
+    ".png": ocr.read_image,
+    ".jpg": ocr.read_image,
+    ".jpeg": ocr.read_image,
+    ".tif": ocr.read_image,
+    ".tiff": ocr.read_image,
 }
 URL_LISTS = {".urls"}  # one web address a line, fetched by qa.fetch
 SUPPORTED = TEXT_SUFFIXES | HTML_SUFFIXES | {".pdf", ".jsonl", ".mbox"} | set(FORMATS) | URL_LISTS
-
-
-class Skip(Exception):
-    """A file that cannot be indexed; the message is the reason shown to the user."""
-
-
-class NoText(Skip):
-    """A file that was read but yielded no text at all (a scan that was not OCR'd, an empty sheet)."""
 
 
 @dataclass(frozen=True)
@@ -131,9 +120,7 @@ def _url_list(path: Path, found: list[Found], problems: list[tuple[str, str]], g
 def load(found: Found, limits: Limits) -> tuple[list[Document], str]:
     """Read one file or web page into documents and a note on anything dropped; raises Skip with a reason."""
     if found.url:
-        from qa.fetch import read_url
-
-        return read_url(found.url, limits)
+        return fetch.read_url(found.url, limits)
     path = found.path
     suffix = path.suffix.lower()
     limit = limits.max_mailbox_bytes if suffix == ".mbox" else limits.max_file_bytes
@@ -142,11 +129,9 @@ def load(found: Found, limits: Limits) -> tuple[list[Document], str]:
         if size > limit:
             raise Skip(f"larger than the {limit // 1_000_000} MB limit" + (" for mailboxes" if suffix == ".mbox" else ""))
         if suffix == ".mbox":  # read message by message, never whole
-            from qa.formats.mail import read_mbox
-
             if not size:
                 raise NoText("empty file")
-            return read_mbox(path, path.relative_to(found.base).as_posix(), limits)
+            return mail.read_mbox(path, path.relative_to(found.base).as_posix(), limits)
         data = path.read_bytes()
     except PermissionError:
         raise Skip("not readable (permission denied)") from None
@@ -156,18 +141,12 @@ def load(found: Found, limits: Limits) -> tuple[list[Document], str]:
         raise NoText("empty file")
     doc_id = path.relative_to(found.base).as_posix()
     if suffix == ".pdf":
-        from qa.pdf import read_pdf
-
-        text, page_starts, ocr_pages, note = read_pdf(path, limits)
+        text, page_starts, ocr_pages, note = pdf.read_pdf(path, limits)
         document = _document(doc_id, _first_line(text), text, path, tuple(page_starts))
         return [replace(document, ocr_pages=tuple(ocr_pages))], note
     if suffix in FORMATS:
-        import importlib
-
-        module, function = FORMATS[suffix]
-        read = getattr(importlib.import_module(module), function)
         try:
-            return read(data, doc_id, str(path), limits)
+            return FORMATS[suffix](data, doc_id, str(path), limits)
         except Skip:
             raise
         except Exception as exc:  # noqa: BLE001 - the parsers raise anything on a malformed file (fuzzed)
@@ -185,78 +164,6 @@ def _document(doc_id: str, title: str, text: str, path: Path, pages: tuple[int, 
     if not text.strip():
         raise NoText("no text in it")
     return Document(doc_id=doc_id, title=title, text=text, source=str(path), page_starts=pages)
-
-
-def decode(data: bytes) -> str:
-    """Bytes -> text without silently dropping characters (unlike errors="ignore").
-
-    UTF-8 and BOM-marked UTF-16 are taken as such; other bytes are decoded as cp1252 only when
-    they look like text, since almost any byte string "decodes" as cp1252.
-    """
-    if data.startswith(codecs.BOM_UTF8):
-        return data[len(codecs.BOM_UTF8) :].decode("utf-8", errors="strict")
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        try:
-            return data.decode("utf-16")
-        except UnicodeDecodeError:
-            raise Skip("marked as UTF-16 but not valid UTF-16") from None
-    if b"\x00" in data[:8192]:
-        raise Skip("binary file (contains NUL bytes), not text")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        try:
-            text = data.decode("cp1252")
-        except UnicodeDecodeError:
-            raise Skip("not valid UTF-8 and not cp1252 text; re-save it as UTF-8") from None
-    controls = sum(1 for ch in text[:8192] if ord(ch) < 32 and ch not in "\t\n\r\f")
-    if controls > 0.01 * min(len(text), 8192):
-        raise Skip("binary content, not text")
-    return text
-
-
-def html_to_text(html: str) -> tuple[str, str]:
-    """Visible text of an HTML page, one line per block, and its <title>.
-
-    The stdlib's streaming parser keeps no tree, so time is linear and a page nested 100,000
-    levels deep costs no more than a flat one (BeautifulSoup took minutes on such a page).
-    """
-    parser = _VisibleText()
-    parser.feed(html)
-    parser.close()
-    lines = (" ".join(line.split()) for line in "".join(parser.text).splitlines())
-    return " ".join("".join(parser.title).split()), "\n".join(line for line in lines if line)
-
-
-class _VisibleText(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.text: list[str] = []
-        self.title: list[str] = []
-        self._hidden = 0  # depth inside script, style and other invisible elements
-        self._in_title = False
-
-    def handle_starttag(self, tag: str, attrs) -> None:
-        if tag in _INVISIBLE:
-            self._hidden += 1
-        elif tag == "title":
-            self._in_title = True
-        elif tag in _BLOCK_TAGS or tag == "br":
-            self.text.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _INVISIBLE:
-            self._hidden = max(0, self._hidden - 1)
-        elif tag == "title":
-            self._in_title = False
-        elif tag in _BLOCK_TAGS:
-            self.text.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if self._in_title:
-            self.title.append(data)
-        elif not self._hidden:
-            self.text.append(data)
 
 
 def _jsonl_documents(text: str, path: Path) -> tuple[list[Document], str]:

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from urllib.parse import urlsplit
 from urllib.robotparser import RobotFileParser
 
-from qa.documents import NoText, Skip, decode, html_to_text
+from qa.loaders import NoText, Skip, decode, html_to_text
 from qa.settings import Limits
 from qa.types import Document
 

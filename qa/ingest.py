@@ -21,9 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from qa import store
-from qa.documents import NoText, Skip, discover, is_url, load
+from qa.documents import discover, is_url, load
 from qa.embedding import Encoder, encoder_for
 from qa.errors import UserError
+from qa.loaders import NoText, Skip
 from qa.sentences import split_all
 from qa.settings import Settings
 from qa.store import Index, StoredDocument, window_text

@@ -14,6 +14,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from qa.loaders import NoText, Skip
 from qa.settings import Limits
 from qa.types import Document
 
@@ -71,8 +72,6 @@ def render_for_ocr(page):
 
 def read_image(data: bytes, doc_id: str, source: str, limits: Limits) -> tuple[list[Document], str]:
     """A photo or scan of text: one page, read by OCR."""
-    from qa.documents import NoText, Skip
-
     reason = missing()
     if reason:
         raise NoText(f"image not read: {reason}")
@@ -93,8 +92,6 @@ def open_image(data: bytes, limits: Limits):
 
     from PIL import Image, UnidentifiedImageError
 
-    from qa.documents import Skip
-
     Image.MAX_IMAGE_PIXELS = limits.max_image_pixels
     try:
         with warnings.catch_warnings():
@@ -111,8 +108,6 @@ def open_image(data: bytes, limits: Limits):
 def ocr_pdf_pages(path: Path, pages: list[int], limits: Limits) -> dict[int, str]:
     """OCR text of the given 0-based pages of a PDF, read in a child process bounded in memory
     and time like the text layer's reader (qa/pdf.py); raises Skip when it cannot finish."""
-    from qa.documents import Skip
-
     def bound_memory() -> None:
         import resource
 

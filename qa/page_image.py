@@ -13,6 +13,8 @@ import unicodedata
 from pathlib import Path
 
 from qa.errors import UserError
+from qa.loaders import Skip
+from qa.ocr import open_image, read_words, render_for_ocr
 from qa.settings import Limits
 
 SCALE = 1.5  # 108 dpi: readable beside the chat, light to send
@@ -36,10 +38,6 @@ def highlighted_page(source: str, page: int, sentence: str, ocr: bool, limits: L
     if not path.is_file():
         raise PageUnavailable(f"The original file is no longer at {path.name}; ingest it again to see its pages.")
     if path.suffix.lower() in IMAGE_SUFFIXES:
-        from qa.ocr import open_image
-
-        from qa.documents import Skip
-
         try:
             scan = open_image(path.read_bytes(), limits)
         except Skip as exc:
@@ -67,8 +65,6 @@ def _pdf_page(path: Path, page: int, ocr: bool):
         sheet = pdf[page - 1]
         image = sheet.render(scale=SCALE).to_pil().convert("RGB")
         if ocr:
-            from qa.ocr import render_for_ocr
-
             scan = render_for_ocr(sheet)
             return image, _ocr_boxes(scan, image.width / scan.width)
         left, bottom, _, top = sheet.get_cropbox()
@@ -85,8 +81,6 @@ def _pdf_page(path: Path, page: int, ocr: bool):
 
 def _ocr_boxes(scan, ratio: float) -> list[tuple[str, tuple[float, float, float, float]]]:
     """Tesseract's words as (text, box) scaled to the shown image."""
-    from qa.ocr import read_words
-
     text, words = read_words(scan)
     return [(text[w.start : w.end], tuple(v * ratio for v in w.box)) for w in words]
 

@@ -11,14 +11,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+from qa import ocr
+from qa.loaders import NoText, Skip
 from qa.settings import Limits
 
 
 def read_pdf(path: Path, limits: Limits) -> tuple[str, list[int], list[int], str]:
     """Return the text, the character offset where each page starts, the 1-based pages read by
     OCR (those without a text layer) and a note on pages left unread; raise Skip."""
-    from qa.documents import NoText, Skip
-
     def bound_memory() -> None:
         import resource
 
@@ -51,16 +51,12 @@ def read_pdf(path: Path, limits: Limits) -> tuple[str, list[int], list[int], str
 
 def _ocr_where_needed(path: Path, pages: list[str], limits: Limits) -> tuple[list[int], str]:
     """Fill in `pages` without text by OCR; return the 1-based pages read so and a note on the rest."""
-    from qa import ocr
-
     empty = [number for number, page in enumerate(pages) if not page]
     if not empty:
         return [], ""
     unavailable = ocr.missing()
     if unavailable:
         return [], f"{_pages(empty)} without a text layer not read: {unavailable}"
-    from qa.documents import Skip
-
     chosen = empty[: limits.max_ocr_pages]
     try:
         read_by_ocr = ocr.ocr_pdf_pages(path, chosen, limits)

@@ -19,15 +19,13 @@ import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
 import numpy as np
 
 from qa.errors import UserError
-
-if TYPE_CHECKING:
-    from qa.store import Index
+from qa.types import Sentence
 
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
@@ -48,20 +46,31 @@ class Searcher(Protocol):
         """The top-k (rows, cosines) for a unit query vector, best first."""
 
 
+class IndexView(Protocol):
+    """What a vector store reads of an index: qa/store.py's Index, which builds its searcher here."""
+
+    manifest: dict
+    sentences: list[Sentence]
+    vectors: np.ndarray
+    path: Path | None
+
+    def vectors_at(self, rows) -> np.ndarray: ...
+
+
 class VectorStore(Protocol):
     name: str  # what the manifest records as "store"; never holds credentials
 
-    def prepare(self, index: Index, folder: Path, generation: str, previous: Index | None, ann_from: int) -> dict:
+    def prepare(self, index: IndexView, folder: Path, generation: str, previous: IndexView | None, ann_from: int) -> dict:
         """Make `index` searchable before it goes live; return its manifest fields.
 
         `folder` is the generation being written (not yet named in CURRENT) and `previous` the
         live index it updates, if any.
         """
 
-    def retire(self, index: Index, keep: list[dict]) -> None:
+    def retire(self, index: IndexView, keep: list[dict]) -> None:
         """Once `index` is live, drop what no kept generation (their manifests) still uses."""
 
-    def searcher(self, index: Index, folder: Path) -> Searcher:
+    def searcher(self, index: IndexView, folder: Path) -> Searcher:
         """A searcher over the generation in `folder`, whose manifest is `index.manifest`."""
 
 
@@ -263,7 +272,7 @@ class MilvusStore:
 
 
 class MilvusSearcher:
-    def __init__(self, store: MilvusStore, index: Index) -> None:
+    def __init__(self, store: MilvusStore, index: IndexView) -> None:
         self._store = store
         self._collection = index.manifest["collection"]
         self._born = index.manifest["generation"]

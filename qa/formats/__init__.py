@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import zipfile
 
-from qa.documents import NoText, Skip
+from qa.loaders import NoText, Skip
 from qa.settings import Limits
 from qa.types import Document
 

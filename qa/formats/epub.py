@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 
-from qa.documents import Skip, html_to_text
 from qa.formats import Builder, checked_zip
+from qa.loaders import Skip, html_to_text
 from qa.settings import Limits
 from qa.types import Document
 

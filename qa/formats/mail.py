@@ -13,8 +13,8 @@ from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
-from qa.documents import NoText, Skip, html_to_text
 from qa.formats import Builder
+from qa.loaders import NoText, Skip, html_to_text
 from qa.settings import Limits
 from qa.types import Document
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import csv
 import io
 
-from qa.documents import Skip, decode
 from qa.formats import Builder, cell_text, checked_zip, row_text
+from qa.loaders import Skip, decode
 from qa.settings import Limits
 from qa.types import Document
 
