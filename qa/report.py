@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 from qa.metrics import LATENCY, Change, Scores, abstention_curve
@@ -149,65 +150,59 @@ def _show(value) -> str:
 
 
 # --- plots -----------------------------------------------------------------------------------
-def _pyplot():
+@contextmanager
+def _figure(path: Path, size: tuple[float, float]):
+    """Axes to draw on; the figure is laid out, written to `path` and closed after the block."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only: no display on servers or CI
     import matplotlib.pyplot as plt
 
-    return plt
+    fig, ax = plt.subplots(figsize=size)
+    yield ax
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
 
 
 def _plot_headline(path: Path, metrics: dict, baseline: dict | None) -> None:
-    plt = _pyplot()
     names = [n for n in MEANING if n not in LATENCY and metrics.get(n) is not None]
-    fig, ax = plt.subplots(figsize=(9, 7))
-    values = [metrics[n] for n in names]
-    spread = [metrics.get("ci95", {}).get(n) or [v, v] for n, v in zip(names, values)]
-    errors = [[v - low for v, (low, _) in zip(values, spread)], [high - v for v, (_, high) in zip(values, spread)]]
-    bars = ax.barh(names, values, xerr=errors, color="#4c72b0", error_kw={"ecolor": "#333333", "capsize": 2})
-    ax.bar_label(bars, fmt="%.3f", padding=8)
-    if baseline:
-        shown = [(i, baseline[n]) for i, n in enumerate(names) if baseline.get(n) is not None]
-        ax.scatter([v for _, v in shown], [i for i, _ in shown], color="black", marker="|", s=300, zorder=3, label="baseline")
-        ax.legend(loc="lower right")
-    ax.set_xlim(0, 1.12)
-    ax.invert_yaxis()
-    ax.set_title(f"Headline metrics ({metrics['counts']['questions']} questions; bars: 95% interval)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    with _figure(path, (9, 7)) as ax:
+        values = [metrics[n] for n in names]
+        spread = [metrics.get("ci95", {}).get(n) or [v, v] for n, v in zip(names, values)]
+        errors = [[v - low for v, (low, _) in zip(values, spread)], [high - v for v, (_, high) in zip(values, spread)]]
+        bars = ax.barh(names, values, xerr=errors, color="#4c72b0", error_kw={"ecolor": "#333333", "capsize": 2})
+        ax.bar_label(bars, fmt="%.3f", padding=8)
+        if baseline:
+            shown = [(i, baseline[n]) for i, n in enumerate(names) if baseline.get(n) is not None]
+            ax.scatter([v for _, v in shown], [i for i, _ in shown], color="black", marker="|", s=300, zorder=3, label="baseline")
+            ax.legend(loc="lower right")
+        ax.set_xlim(0, 1.12)
+        ax.invert_yaxis()
+        ax.set_title(f"Headline metrics ({metrics['counts']['questions']} questions; bars: 95% interval)")
 
 
 def _plot_latency(path: Path, scores: list[Scores], metrics: dict) -> None:
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(8, 4))
-    ax.hist([s.latency_ms for s in scores], bins=40, color="#55a868")
-    for key, style in (("latency_p50_ms", "--"), ("latency_p95_ms", ":")):
-        ax.axvline(metrics[key], color="black", linestyle=style, label=f"{key[8:11]} {metrics[key]:.0f} ms")
-    ax.set_xlabel("ask() time per question, ms")
-    ax.set_ylabel("questions")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    with _figure(path, (8, 4)) as ax:
+        ax.hist([s.latency_ms for s in scores], bins=40, color="#55a868")
+        for key, style in (("latency_p50_ms", "--"), ("latency_p95_ms", ":")):
+            ax.axvline(metrics[key], color="black", linestyle=style, label=f"{key[8:11]} {metrics[key]:.0f} ms")
+        ax.set_xlabel("ask() time per question, ms")
+        ax.set_ylabel("questions")
+        ax.legend()
 
 
 def _plot_abstention(path: Path, curve: list[dict], run_threshold: float) -> None:
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    x = [p["threshold"] for p in curve]
-    for key, label, style in (("precision", "precision (answer holds a gold answer)", "-"),
-                              ("coverage", "coverage (answerable questions answered)", "-"),
-                              ("unanswerable_abstained", "unanswerable questions abstained", ":")):
-        y = [p[key] for p in curve]
-        if any(v is not None for v in y):
-            ax.plot(x, [float("nan") if v is None else v for v in y], style, label=label, linewidth=2)
-    ax.axvline(run_threshold, color="grey", linestyle="--", label=f"this run's threshold {run_threshold:g}")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1.02)
-    ax.set_xlabel("abstention threshold: answer only when the best sentence's support is at least this")
-    ax.legend(fontsize=8, loc="lower left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    with _figure(path, (8, 4.5)) as ax:
+        x = [p["threshold"] for p in curve]
+        for key, label, style in (("precision", "precision (answer holds a gold answer)", "-"),
+                                  ("coverage", "coverage (answerable questions answered)", "-"),
+                                  ("unanswerable_abstained", "unanswerable questions abstained", ":")):
+            y = [p[key] for p in curve]
+            if any(v is not None for v in y):
+                ax.plot(x, [float("nan") if v is None else v for v in y], style, label=label, linewidth=2)
+        ax.axvline(run_threshold, color="grey", linestyle="--", label=f"this run's threshold {run_threshold:g}")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel("abstention threshold: answer only when the best sentence's support is at least this")
+        ax.legend(fontsize=8, loc="lower left")
