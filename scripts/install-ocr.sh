@@ -3,11 +3,5 @@
 # English model comes with it). Idempotent and quiet, like install-browser.sh.
 set -euo pipefail
 command -v tesseract >/dev/null && exit 0
-if [[ $(id -u) -ne 0 ]]; then
-  echo "install-ocr: tesseract is missing; run as root: apt-get install tesseract-ocr" >&2
-  exit 1
-fi
-echo "install-ocr: installing Debian's tesseract-ocr (about a minute) …" >&2
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq >/dev/null
-apt-get install -y -qq --no-install-recommends tesseract-ocr tesseract-ocr-eng >/dev/null
+source "$(dirname "${BASH_SOURCE[0]}")/apt-install.sh"
+apt_install install-ocr tesseract tesseract-ocr tesseract-ocr-eng
