@@ -41,7 +41,7 @@ def _compiled(pattern, flags):
 
 
 class _CachedRe:
-    """The re functions pysbd calls, compiling through _compiled; anything else is re's own."""
+    """The re functions pysbd 0.3 calls, compiling through _compiled; anything else is re's own."""
 
     def __getattr__(self, name):
         return getattr(re, name)
@@ -51,20 +51,12 @@ class _CachedRe:
         return _compiled(pattern, flags).sub(repl, string, count)
 
     @staticmethod
-    def subn(pattern, repl, string, count=0, flags=0):
-        return _compiled(pattern, flags).subn(repl, string, count)
-
-    @staticmethod
     def search(pattern, string, flags=0):
         return _compiled(pattern, flags).search(string)
 
     @staticmethod
     def match(pattern, string, flags=0):
         return _compiled(pattern, flags).match(string)
-
-    @staticmethod
-    def fullmatch(pattern, string, flags=0):
-        return _compiled(pattern, flags).fullmatch(string)
 
     @staticmethod
     def findall(pattern, string, flags=0):
@@ -77,10 +69,6 @@ class _CachedRe:
     @staticmethod
     def split(pattern, string, maxsplit=0, flags=0):
         return _compiled(pattern, flags).split(string, maxsplit)
-
-    @staticmethod
-    def compile(pattern, flags=0):
-        return _compiled(pattern, flags)
 
 
 @lru_cache(maxsize=1)
