@@ -1,4 +1,5 @@
-"""Calibrate the extractive answerer's support blend and abstention threshold on train/dev gold sets.
+"""Calibrate resemblance (support without the reader: `--set reader=`) and the abstention threshold
+on it, on train/dev gold sets. With the reader, eval/calibrate_reader.py chooses the thresholds.
 
 Retrieval and support features are computed once per question; every candidate setting is then
 replayed through the real answerer and scored by qa.metrics, so the figures are those `qa eval`
@@ -21,9 +22,8 @@ from qa import metrics
 from qa.answer import Extractive
 from qa.assistant import Assistant
 from qa.evaluate import GoldQuestion, read_gold, select, tuning_split
-from qa.retrieve import resolve
 from qa.settings import Settings
-from qa.support import blend, score
+from qa.support import blend
 
 GRID = {"weight": [0.3, 0.4, 0.5, 0.6, 0.7], "threshold": [0.3, 0.35, 0.4, 0.45, 0.5, 0.55],
         "margin": [0.0, 0.03, 0.05, 0.1], "claims": [1, 2, 3]}
@@ -31,16 +31,13 @@ GRID = {"weight": [0.3, 0.4, 0.5, 0.6, 0.7], "threshold": [0.3, 0.35, 0.4, 0.45,
 
 def features(questions: list[GoldQuestion], settings: Settings, distractor: bool):
     """Per question: its retrieval, support evidence and located gold sentences (computed once)."""
-    assistant = Assistant(settings)
-    index, retriever, weights = assistant._current()
+    assistant = Assistant(settings.with_(reader=""))  # resemblance alone is what is calibrated here
+    index = assistant.index
     texts = {d: s.document.text for d, s in index.documents.items()}
     rows = []
     for q in questions:
-        query = resolve(q.question, list(q.history))
         doc_ids = list(q.candidate_doc_ids) if distractor and q.candidate_doc_ids else None
-        hits = retriever.search(query, doc_ids=doc_ids)
-        vector = assistant.encoder.encode([query])[0]
-        evidence = score(q.question, vector, list(q.history), hits, index, assistant.encoder, weights, 0.5)
+        _, _, evidence = assistant.evidence(q.question, list(q.history), doc_ids)
         gold = [metrics.locate(item, texts) for item in q.supporting] if q.answerable else []
         rows.append((q, evidence, gold))
     return index, rows

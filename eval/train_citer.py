@@ -37,13 +37,11 @@ RELATIVE = (0.0, 0.4, 0.5, 0.6)  # of the document's best chance (qa.answer.pick
 def dump(index_dir: Path, splits: tuple[str, ...], per_document: int) -> list[dict]:
     from qa.answer import Extractive, citer_candidates, citer_pairs, second_fact
     from qa.assistant import Assistant
-    from qa.retrieve import resolve
     from qa.settings import Settings
-    from qa.support import score
 
     settings = Settings.load(index_dir=index_dir)
     assistant = Assistant(settings)
-    index, retriever, weights = assistant._current()
+    index = assistant.index
     texts = {doc_id: stored.document.text for doc_id, stored in index.documents.items()}
     current = Extractive(settings.with_(citer=""))
     floor = settings.abstain_below - settings.multi_hop_leeway
@@ -52,10 +50,7 @@ def dump(index_dir: Path, splits: tuple[str, ...], per_document: int) -> list[di
         q = json.loads(line)
         if q.get("split") not in splits:
             continue
-        query = resolve(q["question"], [])
-        vector = assistant.encoder.encode([query])[0]
-        hits = retriever.search(query, doc_ids=q["candidate_doc_ids"], query_vector=vector)
-        evidence = score(q["question"], vector, [], hits, index, assistant.encoder, weights, settings.support_dense_weight)
+        _, _, evidence = assistant.evidence(q["question"], [], q["candidate_doc_ids"])
         if not evidence:
             continue
         gold = [metrics.locate(item, texts) for item in q["supporting"]]

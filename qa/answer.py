@@ -251,9 +251,9 @@ def citer_candidates(question: str, evidence: list[Evidence], index: Index,
     Candidates are the retrieved sentences plus the first `per_document` sentences of each
     retrieved document: retrieval keeps ten sentences, and a multi-hop question's facts are often
     the ones it left out (an encyclopedia-style document's first sentence introduces the subject
-    the others lean on). Every feature exists for any corpus: support and its parts where the
-    sentence was retrieved, the share of the question's terms it holds and of those the best
-    sentence lacks, retrieval and document ranks, position, and title links between the
+    the others lean on). Every feature exists for any corpus: support (resemblance, the scale the
+    weights were fitted on) and its parts where the sentence was retrieved, the share of the
+    question's terms it holds and of those the best sentence lacks, retrieval and document ranks, position, and title links between the
     question, the best sentence and the candidate. A sentence naming the subject of another
     retrieved document that the question does not name is often the bridge of a two-fact question
     ("…a western film directed by Elsa Varga."): cross-fitted HotpotQA citation F1 +0.017.
@@ -265,7 +265,7 @@ def citer_candidates(question: str, evidence: list[Evidence], index: Index,
     doc_hits: dict[str, int] = {}
     for item in evidence:
         doc_id = item.hit.sentence.doc_id
-        doc_best.setdefault(doc_id, item.support)
+        doc_best.setdefault(doc_id, item.resemblance)
         doc_hits[doc_id] = doc_hits.get(doc_id, 0) + 1
     doc_rank = {doc_id: rank for rank, doc_id in enumerate(doc_best)}
     retrieved = {item.hit.sentence.id: (rank, item) for rank, item in enumerate(evidence)}
@@ -284,10 +284,10 @@ def citer_candidates(question: str, evidence: list[Evidence], index: Index,
         rank, item = retrieved.get(sentence.id, (len(evidence), None))
         doc_id = sentence.doc_id
         other = doc_id != head_sentence.doc_id
-        support = item.support if item is not None else 0.0
+        support = item.resemblance if item is not None else 0.0
         rows.append((
             1.0, support, item.cosine if item is not None else 0.0, item.overlap if item is not None else 0.0,
-            head.support - support, float(item is not None), 1.0 / (1 + rank),
+            head.resemblance - support, float(item is not None), 1.0 / (1 + rank),
             len(asked & found) / max(1, len(asked)), sum(head.missing.get(t, 0.0) for t in found),
             float(sentence.index == 0), 1.0 / (1 + sentence.index), float((doc_id, sentence.index) in near),
             float(doc_rank[doc_id] == 0), float(doc_rank[doc_id] == 1), doc_best[doc_id], min(doc_hits[doc_id], 4) / 4,

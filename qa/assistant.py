@@ -1,6 +1,6 @@
 """The one call every front end makes: ask(question, history) -> Answer.
 
-    resolve the follow-up -> retrieve (dense + BM25) -> score support -> answer -> cite
+    resolve the follow-up -> retrieve (dense + BM25) -> read and score support -> answer -> cite
 """
 
 from __future__ import annotations
@@ -13,10 +13,12 @@ from qa import store
 from qa.answer import Answerer, Extractive
 from qa.embedding import Encoder, default_encoder, model_queried_by
 from qa.errors import UserError
+from qa.llm import make_answerer
 from qa.retrieve import Retriever, resolve
 from qa.settings import Settings
 from qa.store import Index
-from qa.support import TermWeights, score
+from qa.reader import Reader, shared_reader
+from qa.support import Evidence, TermWeights, score
 from qa.types import Answer, Hit
 
 MAX_QUESTION_CHARS = 2_000
@@ -42,6 +44,7 @@ class Assistant:
         self._lock = threading.Lock()
         self._loaded: tuple[str, Index, Retriever, TermWeights] | None = None
         self._answerers: dict[str, Answerer] = {}
+        self.reader: Reader | None = shared_reader(Path(self.settings.reader)) if self.settings.reader else None
 
     # -- the index -------------------------------------------------------------------------
     def _current(self) -> tuple[Index, Retriever, TermWeights]:
@@ -89,8 +92,6 @@ class Assistant:
             if name == "extractive":
                 self._answerers[name] = Extractive(self.settings)
             else:
-                from qa.llm import make_answerer
-
                 self._answerers[name] = make_answerer(name, self.settings, self.encoder)
         return self._answerers[name]
 
@@ -113,23 +114,10 @@ class Assistant:
         history = [turn.strip() for turn in history or [] if turn and turn.strip()]
         timings: dict[str, float] = {}
         began = time.perf_counter()
-        index, retriever, weights = self._current()
-        timings["load"] = _ms(began)
-
-        started = time.perf_counter()
-        query = resolve(question, history)
-        query_vector = self.encoder.encode([query])[0]
-        hits = retriever.search(query, doc_ids=doc_ids, query_vector=query_vector)
-        timings["retrieve"] = _ms(started)
-
-        started = time.perf_counter()
-        evidence = score(question, query_vector, history, hits, index, self.encoder, weights,
-                         self.settings.support_dense_weight)
-        timings["support"] = _ms(started)
-
+        query, hits, evidence = self.evidence(question, history, doc_ids, timings)
         started = time.perf_counter()
         chosen = self.answerer(answerer)
-        draft = chosen.answer(question, evidence, index)
+        draft = chosen.answer(question, evidence, self.index)
         timings["answer"] = _ms(started)
         timings["total"] = _ms(began)
         return Answer(
@@ -141,9 +129,33 @@ class Assistant:
             answerer=chosen.name,
             retrieval_query=query,
             hits=hits,
+            reader_score=evidence[0].support if evidence and evidence[0].reader is not None else None,
             prompt=draft.prompt,
             notes=draft.notes,
         )
+
+
+    def evidence(self, question: str, history: list[str], doc_ids: list[str] | None = None,
+                 timings: dict[str, float] | None = None) -> tuple[str, list[Hit], list[Evidence]]:
+        """The stages before answering: the question as retrieval sees it, the retrieved sentences
+        and their support, best first. `ask` answers from these; tuning scripts replay answerers
+        over them. Stage times (ms) go into `timings` when given."""
+        timings = {} if timings is None else timings
+        began = time.perf_counter()
+        index, retriever, weights = self._current()
+        timings["load"] = _ms(began)
+
+        started = time.perf_counter()
+        query = resolve(question, history)
+        query_vector = self.encoder.encode([query])[0]
+        hits = retriever.search(query, doc_ids=doc_ids, query_vector=query_vector)
+        timings["retrieve"] = _ms(started)
+
+        started = time.perf_counter()
+        evidence = score(question, query_vector, history, hits, index, self.encoder, weights,
+                         self.settings.support_dense_weight, self.reader, query)
+        timings["support"] = _ms(started)
+        return query, hits, evidence
 
 
 def _ms(since: float) -> float:

@@ -328,6 +328,9 @@ def model_files(settings: Settings, answerer: str) -> dict[str, Path]:
         "encoder_onnx_fp32": embedding.exported_model(),
         "encoder_onnx_int8": embedding.quantized_model(),
         "citer": Path(settings.citer) if settings.citer else None,
+        "reader": Path(settings.reader) if settings.reader else None,
+        # Its calibration (the support combination and the thresholds' origin) lives here.
+        "reader_json": Path(settings.reader).with_name("reader.json") if settings.reader else None,
         "gguf": _gguf_file(settings) if answerer == "gguf" else None,
     }
     return {role: path for role, path in files.items() if path is not None}

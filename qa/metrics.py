@@ -355,6 +355,14 @@ def term_arrays(scores: list[Scores]) -> dict[str, tuple[np.ndarray, np.ndarray]
             for key in keys}
 
 
+def point_figures(scores: list[Scores], arrays: dict | None = None) -> dict:
+    """The headline figures without their intervals: for replaying many settings quickly."""
+    arrays = term_arrays(scores) if arrays is None else arrays
+    figures: dict = {key: _ratio(part.sum(), whole.sum()) for key, (part, whole) in arrays.items()}
+    latencies = sorted(s.latency_ms for s in scores)
+    return figures | {key: _round(percentile(latencies, q), 1) for key, q in LATENCY.items()}
+
+
 def aggregate(scores: list[Scores]) -> dict:
     """The headline figures (None where the gold set cannot tell, e.g. no unanswerable
     questions), their 95% intervals (`ci95`) and the counts.
@@ -369,8 +377,7 @@ def aggregate(scores: list[Scores]) -> dict:
 
     arrays = term_arrays(scores)
     latencies = np.array([s.latency_ms for s in scores], dtype=float)
-    figures: dict = {key: _ratio(part.sum(), whole.sum()) for key, (part, whole) in arrays.items()}
-    figures |= {key: _round(percentile(sorted(latencies.tolist()), q), 1) for key, q in LATENCY.items()}
+    figures = point_figures(scores, arrays)
     statistics = {key: _ratio_of(part, whole) for key, (part, whole) in arrays.items()}
     statistics |= {key: lambda rows, q=q: np.percentile(latencies[rows], q, axis=1) for key, q in LATENCY.items()}
     intervals = bootstrap(len(scores), statistics)

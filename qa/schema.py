@@ -74,6 +74,8 @@ class AnswerRecord(_Open):
     question: str
     answer: str = Field(description="The answer text with numbered markers [1], [2] … into `citations`")
     abstained: bool = Field(description="True when the documents do not answer the question (the text says so)")
+    reader_score: float | None = Field(None, description="The best sentence's calibrated support (0..1), which "
+                                                         "abstention compares with abstain_below; null without the reader")
     answerer: str = Field(description="What wrote the answer: extractive, openai or gguf")
     citations: list[CitationRecord]
     timings_ms: dict[str, float] = Field(description="Milliseconds spent in each stage of the answer")

@@ -70,13 +70,17 @@ class Settings:
 
     # --- answering ---
     answerer: str = "extractive"  # "extractive" | "openai" | "gguf"
-    # Support of a sentence for a question: a blend of the question-sentence cosine and the share
-    # of the question's content words the sentence (with its title) contains. Calibrated on dev data.
-    # Chosen with eval/calibrate.py on the dev splits of eval/sample_gold.jsonl and SQuAD 2.0.
+    # Resemblance (qa/support.py): a blend of the question-sentence cosine and the share of the
+    # question's content words the sentence (with its title) contains; the weight was chosen with
+    # eval/calibrate.py on the dev splits of eval/sample_gold.jsonl and SQuAD 2.0.
     support_dense_weight: float = 0.7
-    abstain_below: float = 0.45
-    answer_margin: float = 0.03  # a second claim joins the answer only when this close to the best
-    max_claims: int = 2
+    # On the scale of support (the reader combined with resemblance), chosen by
+    # eval/calibrate_reader.py on held-out dev questions (qa/models/reader.json records them).
+    # Without the reader (reader = "") support is resemblance, whose threshold was 0.45 (margin
+    # 0.03, two claims: eval/calibrate.py).
+    abstain_below: float = 0.55
+    answer_margin: float = 0.1  # a second claim joins the answer only when this close to the best
+    max_claims: int = 3
     same_claim_cosine: float = 0.70  # other documents' sentences this similar corroborate a claim
     # Multi-hop (see answer.second_fact): a linked document's sentence joins the answer as a second
     # fact, chosen by the share of the question it adds plus this weight times its own support.
@@ -92,6 +96,10 @@ class Settings:
     # on HotpotQA train+dev; package data). Empty: rules only. Its answers may use multi_hop_leeway
     # too, when its sentences hold pair_covers of the question together (answer.held_together).
     citer: str = str(resources.files("qa") / "citer.json")
+    # The trained reader (qa/reader.py; reader.json beside it): it reads each retrieved sentence
+    # with the question, and support becomes its calibrated combination with resemblance. Empty:
+    # resemblance alone.
+    reader: str = str(resources.files("qa") / "models" / "reader-int8.onnx")
 
     # --- optional LLM answerers: chosen explicitly, never by default ---
     llm_base_url: str = ""

@@ -1,10 +1,14 @@
-"""How well a sentence supports a question or a claim, without an NLI model.
+"""How well a retrieved sentence supports a question.
 
-No cross-encoder or NLI model ships inside a PyPI package, so support is judged from two
-signals that are cheap and honest about what they measure: the cosine between the claim and the
-sentence (meaning), and the IDF-weighted share of the claim's content words the sentence contains
-(the specifics: names, numbers, the verb). Either alone fails in known ways: cosine rates a
-sentence on the right topic but with the wrong fact highly; word overlap misses paraphrase.
+Two readings of each sentence are combined. Resemblance is cheap and honest about what it
+measures: the cosine between the question and the sentence (meaning) and the IDF-weighted share
+of the question's content words the sentence contains (the specifics: names, numbers, the verb),
+times a penalty when the sentence cannot hold the kind of answer asked for. It fails in known
+ways: cosine rates a sentence on the right subject but with another fact highly, word overlap
+misses a paraphrase. The reader (qa/reader.py), a cross-encoder trained here, reads the question
+and the sentence together. Support is their combination by weights that eval/calibrate_reader.py
+fits on held-out dev questions: the chance that the sentence states (part of) the answer, one
+scale for every threshold of the answerer.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from collections import OrderedDict
 
 import numpy as np
 
-from qa.store import Index
+from qa.reader import Reader, passage
+from qa.store import Index, stemmer
 
 # Words that shape a question but say nothing about its answer. BM25's own list (33 words) is
 # kept short on purpose; judging support needs the interrogatives and auxiliaries gone too.
@@ -92,8 +97,6 @@ def terms_of(texts: list[str]) -> list[set[str]]:
     """Stemmed content terms of each text; one tokenizer call for all (each call has a fixed cost)."""
     import bm25s
 
-    from qa.store import stemmer
-
     tokens = bm25s.tokenize(texts, stopwords=QUESTION_STOPWORDS, stemmer=stemmer(), return_ids=False, show_progress=False)
     return [set(t) for t in tokens]
 
@@ -119,15 +122,18 @@ def blend(cosine: float, overlap: float, dense_weight: float) -> float:
 class Evidence:
     """A retrieved sentence with its own vector and how well it supports the question.
 
-    `terms` are the sentence's stemmed terms (with its document's title); `missing` maps each
+    `resemblance` is the support before the reader (fit times the blend of cosine and overlap);
+    `reader` the reader's logit (None when no reader read it); `support` what the answerer acts
+    on. `terms` are the sentence's stemmed terms (with its document's title); `missing` maps each
     question term it lacks to that term's share of the question's weight, so an answerer can
     tell what another sentence would have to add (a multi-hop question's second fact).
     """
 
-    __slots__ = ("hit", "vector", "cosine", "overlap", "support", "fit", "terms", "missing")
+    __slots__ = ("hit", "vector", "cosine", "overlap", "support", "fit", "terms", "missing", "resemblance", "reader")
 
     def __init__(self, hit, vector: np.ndarray, cosine: float, overlap: float, support: float, fit: float = 1.0,
-                 terms: frozenset[str] = frozenset(), missing: dict[str, float] | None = None) -> None:
+                 terms: frozenset[str] = frozenset(), missing: dict[str, float] | None = None,
+                 resemblance: float | None = None, reader: float | None = None) -> None:
         self.hit = hit
         self.vector = vector
         self.cosine = cosine
@@ -136,9 +142,12 @@ class Evidence:
         self.fit = fit
         self.terms = terms
         self.missing = missing or {}
+        self.resemblance = support if resemblance is None else resemblance
+        self.reader = reader
 
     def rescored(self, support: float) -> Evidence:
-        return Evidence(self.hit, self.vector, self.cosine, self.overlap, support, self.fit, self.terms, self.missing)
+        return Evidence(self.hit, self.vector, self.cosine, self.overlap, support, self.fit, self.terms, self.missing,
+                        self.resemblance, self.reader)
 
 
 # What a question asks for, by its opening: a sentence that cannot contain that kind of answer
@@ -209,9 +218,15 @@ def question_terms(question: str, history: list[str]) -> dict[str, float]:
     return weighted
 
 
+# What support is fitted on, per retrieved sentence (eval/calibrate_reader.py).
+FEATURES = ("reader", "resemblance")
+
+
 def score(question: str, query_vector: np.ndarray, history: list[str], hits, index: Index,
-          encoder, weights: TermWeights, dense_weight: float) -> list[Evidence]:
-    """Support of each hit's sentence for the question, best first."""
+          encoder, weights: TermWeights, dense_weight: float, reader: Reader | None = None,
+          query: str | None = None) -> list[Evidence]:
+    """Support of each hit's sentence for the question, best first. The reader reads `query`
+    (the question as retrieval saw it: a follow-up with the turn it follows)."""
     if not hits:
         return []
     stored = [index.documents[h.sentence.doc_id] for h in hits]
@@ -235,4 +250,21 @@ def score(question: str, query_vector: np.ndarray, history: list[str], hits, ind
         fit = fits(kind, named[doc_id], hit.sentence.text)
         support = fit * blend(cosine, overlap, dense_weight)
         out.append(Evidence(hit, vector, cosine, overlap, support, fit, frozenset(found), missing))
+    if reader is not None:
+        out = read(query or question, out, index, reader)
+    # A stable sort: ties (one sentence in two documents) keep retrieval's order.
     return sorted(out, key=lambda e: e.support, reverse=True)
+
+
+def read(query: str, evidence: list[Evidence], index: Index, reader: Reader) -> list[Evidence]:
+    """The evidence with the reader's logit and the support it and resemblance give together."""
+    passages = [passage(index.documents[e.hit.sentence.doc_id].document.title, e.hit.sentence.text)
+                for e in evidence]
+    for item, logit in zip(evidence, reader.logits(query, passages)):
+        item.reader = float(logit)
+    return [item.rescored(float(chance)) for item, chance in zip(evidence, reader.support(features_of(evidence), FEATURES))]
+
+
+def features_of(evidence: list[Evidence]) -> np.ndarray:
+    """FEATURES of each read sentence, one row each."""
+    return np.array([(e.reader, e.resemblance) for e in evidence], dtype=float)

@@ -142,6 +142,9 @@ class Answer:
     hits: list[Hit] = field(default_factory=list)  # what retrieval returned, for eval and debug
     prompt: str | None = None  # the final LLM prompt, when an LLM answered
     notes: list[str] = field(default_factory=list)  # e.g. LLM claims dropped as unsupported
+    # The best sentence's calibrated support, which the abstention decision compared with
+    # abstain_below; None when no reader was used.
+    reader_score: float | None = None
 
     def by_claim(self, limit: int | None = None) -> list[list[tuple[int, Citation]]]:
         """The (first `limit`) citations, numbered as their markers, grouped by the claim they
@@ -158,6 +161,7 @@ class Answer:
             "question": self.question,
             "answer": self.answer,
             "abstained": self.abstained,
+            "reader_score": None if self.reader_score is None else round(self.reader_score, 4),
             "answerer": self.answerer,
             "citations": [
                 {

@@ -214,9 +214,9 @@ def test_sample_gold_set_end_to_end(sample_run):
     assert metrics["ci95"]["answer_str_em"][1] - metrics["ci95"]["answer_str_em"][0] > 0.05  # 30 questions: wide
     # What the figures can be traced to.
     run = metrics["run"]
-    assert run["settings"]["abstain_below"] == 0.45 and run["settings"]["llm_api_key"] == ""
+    assert run["settings"]["abstain_below"] == Settings().abstain_below and run["settings"]["llm_api_key"] == ""
     assert len(run["git"]["commit"]) == 40
-    assert {"encoder_weights", "encoder_onnx_fp32", "encoder_onnx_int8", "citer"} <= set(run["models"])
+    assert {"encoder_weights", "encoder_onnx_fp32", "encoder_onnx_int8", "citer", "reader", "reader_json"} <= set(run["models"])
     assert all(len(model["sha256"]) == 64 for model in run["models"].values())
 
     lines = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
@@ -248,14 +248,14 @@ def test_gate_passes_the_same_questions_in_another_order(sample_run, sample_inde
 
 
 def test_gate_fails_a_planted_regression(sample_run, sample_index, tmp_path, capsys):
-    """The real pipeline, made worse on purpose: it abstains below 0.6 instead of 0.45."""
+    """The real pipeline, made worse on purpose: it abstains below 0.75, well above the calibrated threshold."""
     _, first = sample_run
     parser = argparse.ArgumentParser()
     evaluate.add_arguments(parser)
     args = parser.parse_args([str(GOLD), "--index", str(sample_index), "--out", str(tmp_path / "worse"), "--quiet",
                               "--max-slowdown", "inf", "--baseline", str(first / "metrics.json")])
     capsys.readouterr()
-    worse = Settings(index_dir=sample_index, abstain_below=0.6)
+    worse = Settings(index_dir=sample_index, abstain_below=0.75)
     assert evaluate.run(args, worse) == evaluate.REGRESSED
     captured = capsys.readouterr()
     assert "false_abstention" in captured.err and "citation_recall" in captured.err and "latency" not in captured.err

@@ -126,7 +126,7 @@ def test_a_citer_from_before_the_relative_threshold_is_refused(tmp_path):
 def test_documents_are_linked_by_a_title_named_in_the_other_or_in_the_question(encyclopedia):
     from qa.answer import linked
 
-    index = encyclopedia._current()[0]
+    index = encyclopedia.index
     assert linked("Who directed it?", index, "Marrow Creek (film)", "Elsa Varga")  # the film names her
     assert linked("Is Pécs larger than Dillon?", index, "Pécs", "Dillon, Montana")  # a comparison
     assert not linked("Who directed it?", index, "Pécs", "Dillon, Montana")
@@ -145,12 +145,7 @@ def test_the_learned_citer_picks_the_two_linked_documents(encyclopedia):
 
 
 def _evidence(assistant, question):
-    from qa.support import score
-
-    index, retriever, weights = assistant._current()
-    vector = assistant.encoder.encode([question])[0]
-    return index, score(question, vector, [], retriever.search(question, query_vector=vector), index,
-                        assistant.encoder, weights, assistant.settings.support_dense_weight)
+    return assistant.index, assistant.evidence(question, [])[2]
 
 
 def test_only_linked_pairs_are_candidates_and_a_bridge_is_marked(encyclopedia):

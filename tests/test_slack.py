@@ -110,7 +110,7 @@ def test_a_thread_follow_up_is_asked_with_the_threads_history(bot, assistant, st
     # A follow-up that only the history makes answerable: alone it is abstained on.
     alone, _ = slack.mention("How much did it cost?")
     assert "don't say" in slack.answers(alone["ts"])[0]["text"]
-    root, _ = slack.mention("What did Germany and Norway announce?")
+    root, _ = slack.mention("What air defense systems did Germany and Norway announce?")
     slack.answers(root["ts"])
     slack.mention("How much did it cost?", thread_ts=root["ts"])
     follow_up = slack.answers(root["ts"], count=2)[1]

