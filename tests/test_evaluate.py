@@ -183,7 +183,7 @@ def test_committed_baseline_is_of_the_sample_gold_set():
     assert baseline["run"]["questions_sha256"] == digest(read_gold(GOLD))
     assert baseline["run"]["setting"] == "open" and baseline["run"]["limit"] is None
     assert set(scores) == {evaluate.question_key(q.id, q.question) for q in read_gold(GOLD)}
-    assert baseline["run"]["git"]["commit"] and baseline["run"]["settings"]["abstain_below"] == 0.45
+    assert baseline["run"]["git"]["commit"] and baseline["run"]["settings"]["abstain_below"] == Settings().abstain_below
 
 
 # --- the command, end to end -----------------------------------------------------------------
