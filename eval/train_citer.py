@@ -50,7 +50,7 @@ def dump(index_dir: Path, splits: tuple[str, ...], per_document: int) -> list[di
         q = json.loads(line)
         if q.get("split") not in splits:
             continue
-        _, _, evidence = assistant.evidence(q["question"], [], q["candidate_doc_ids"])
+        evidence = assistant.evidence(q["question"], [], q["candidate_doc_ids"]).evidence
         if not evidence:
             continue
         gold = [metrics.locate(item, texts) for item in q["supporting"]]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 from qa import store
 from qa.answer import Answerer, Extractive
@@ -22,6 +23,16 @@ from qa.support import Evidence, TermWeights, score
 from qa.types import Answer, Hit
 
 MAX_QUESTION_CHARS = 2_000
+
+
+class Reading(NamedTuple):
+    """What `Assistant.evidence` read, and from which index generation (the answerer must use the
+    same one: an ingest may swap in another meanwhile)."""
+
+    index: Index
+    query: str
+    hits: list[Hit]
+    evidence: list[Evidence]
 
 
 class QuestionError(UserError, ValueError):
@@ -114,10 +125,11 @@ class Assistant:
         history = [turn.strip() for turn in history or [] if turn and turn.strip()]
         timings: dict[str, float] = {}
         began = time.perf_counter()
-        query, hits, evidence = self.evidence(question, history, doc_ids, timings)
+        read = self.evidence(question, history, doc_ids, timings)
+        evidence = read.evidence
         started = time.perf_counter()
         chosen = self.answerer(answerer)
-        draft = chosen.answer(question, evidence, self.index)
+        draft = chosen.answer(question, evidence, read.index)
         timings["answer"] = _ms(started)
         timings["total"] = _ms(began)
         return Answer(
@@ -127,19 +139,18 @@ class Assistant:
             citations=draft.citations,
             timings_ms=timings,
             answerer=chosen.name,
-            retrieval_query=query,
-            hits=hits,
+            retrieval_query=read.query,
+            hits=read.hits,
             reader_score=evidence[0].support if evidence and evidence[0].reader is not None else None,
             prompt=draft.prompt,
             notes=draft.notes,
         )
 
-
     def evidence(self, question: str, history: list[str], doc_ids: list[str] | None = None,
-                 timings: dict[str, float] | None = None) -> tuple[str, list[Hit], list[Evidence]]:
-        """The stages before answering: the question as retrieval sees it, the retrieved sentences
-        and their support, best first. `ask` answers from these; tuning scripts replay answerers
-        over them. Stage times (ms) go into `timings` when given."""
+                 timings: dict[str, float] | None = None) -> Reading:
+        """The stages before answering, all on one index generation: the question as retrieval
+        sees it, the retrieved sentences and their support, best first. `ask` answers from these;
+        tuning scripts replay answerers over them. Stage times (ms) go into `timings` when given."""
         timings = {} if timings is None else timings
         began = time.perf_counter()
         index, retriever, weights = self._current()
@@ -155,7 +166,7 @@ class Assistant:
         evidence = score(question, query_vector, history, hits, index, self.encoder, weights,
                          self.settings.support_dense_weight, self.reader, query)
         timings["support"] = _ms(started)
-        return query, hits, evidence
+        return Reading(index, query, hits, evidence)
 
 
 def _ms(since: float) -> float:

@@ -145,7 +145,8 @@ def test_the_learned_citer_picks_the_two_linked_documents(encyclopedia):
 
 
 def _evidence(assistant, question):
-    return assistant.index, assistant.evidence(question, [])[2]
+    read = assistant.evidence(question, [])
+    return read.index, read.evidence
 
 
 def test_only_linked_pairs_are_candidates_and_a_bridge_is_marked(encyclopedia):
