@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "eval"))
 
+from calibrate import features, replay  # noqa: E402
 from train_reader import BENCHMARKS, held_out  # noqa: E402
 
 # name: (gold file, index, distractor setting)
@@ -68,46 +69,11 @@ def dev_questions(name: str, gold: Path, limit: int):
     return select(questions, None, limit) if limit else questions
 
 
-def collect(assistant, questions, distractor: bool):
-    """Per question: its evidence (with the reader's logit and resemblance) and gold sentences."""
-    from qa import metrics
-
-    texts = {d: s.document.text for d, s in assistant.index.documents.items()}
-    rows = []
-    for q in questions:
-        doc_ids = list(q.candidate_doc_ids) if distractor and q.candidate_doc_ids else None
-        _, _, evidence = assistant.evidence(q.question, list(q.history), doc_ids)
-        gold = metrics.gold_spans(list(q.supporting), texts) if q.answerable else []
-        rows.append((q, evidence, gold))
-    return rows
-
-
 def is_gold(evidence, gold) -> bool:
     from qa import metrics
 
     s = evidence.hit.sentence
-    return any(metrics.Span(s.doc_id, s.start, s.end).same_sentence(g) for g in gold)
-
-
-def replay(assistant, rows, combination: dict, settings) -> dict:
-    """qa eval's headline figures for `settings`, answered from the recorded evidence."""
-    from qa import metrics
-    from qa.answer import Extractive
-    from qa.reader import combined
-    from qa.support import features_of
-
-    answerer = Extractive(settings)
-    scores = []
-    for q, evidence, gold in rows:
-        chances = combined(features_of(evidence), combination) if evidence else []
-        rescored = sorted((e.rescored(float(p)) for e, p in zip(evidence, chances)), key=lambda e: e.support,
-                          reverse=True)
-        draft = answerer.answer(q.question, rescored, assistant.index)
-        cited = [metrics.Span(c.doc_id, c.start, c.end) for c in draft.citations]
-        scores.append(metrics.score(draft.text, draft.abstained, list(q.answers), q.answerable,
-                                    metrics.match(cited, [], gold), 0.0,
-                                    max((c.score for c in draft.citations), default=None)))
-    return metrics.point_figures(scores)
+    return any(g is not None and metrics.Span(s.doc_id, s.start, s.end).same_sentence(g) for g in gold)
 
 
 def objective(figures: dict[str, dict]) -> float:
@@ -128,9 +94,10 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
+    from qa import metrics
     from qa.assistant import Assistant
     from qa.files import write_atomically
-    from qa.reader import model_files
+    from qa.reader import combined, model_files
     from qa.settings import Settings
     from qa.support import FEATURES, features_of
 
@@ -139,23 +106,23 @@ def main(argv: list[str] | None = None) -> int:
     for name, (gold, index, distractor) in SETS.items():
         assistant = Assistant(base.with_(index_dir=ROOT / "index" / index))
         questions = dev_questions(name, gold, args.limit)
-        loaded[name] = (assistant, collect(assistant, questions, distractor))
+        loaded[name] = (assistant, features(questions, assistant, distractor))
         print(f"{name}: {len(questions)} held-out dev questions read", file=sys.stderr, flush=True)
 
     # 1. support: per sentence, then per question
-    features, labels, weights, owners, answerable = [], [], [], [], []
+    matrix, labels, weights, owners, answerable = [], [], [], [], []
     for name, (_, rows) in loaded.items():
         for q, evidence, gold in rows:
             if not evidence:
                 continue
-            features.append(features_of(evidence))
+            matrix.append(features_of(evidence))
             labels += [is_gold(e, gold) for e in evidence]
             weights += [1.0 / len(rows) / len(evidence)] * len(evidence)
             owners += [len(answerable)] * len(evidence)
             answerable.append((q.answerable, name))
-    features, owners = np.vstack(features), np.array(owners)
-    sentence = LogisticRegression(C=10.0, max_iter=1000).fit(features, labels, sample_weight=weights)
-    z = features @ sentence.coef_[0] + sentence.intercept_[0]
+    matrix, owners = np.vstack(matrix), np.array(owners)
+    sentence = LogisticRegression(C=10.0, max_iter=1000).fit(matrix, labels, sample_weight=weights)
+    z = matrix @ sentence.coef_[0] + sentence.intercept_[0]
     best = np.array([z[owners == i].max() for i in range(len(answerable))])
     per_set = {name: sum(1 for _, n in answerable if n == name) for name in loaded}
     question = LogisticRegression(C=100.0).fit(best[:, None], [a for a, _ in answerable],
@@ -163,15 +130,14 @@ def main(argv: list[str] | None = None) -> int:
     a, c = float(question.coef_[0][0]), float(question.intercept_[0])
     combination = {"features": list(FEATURES), "weights": [a * float(w) for w in sentence.coef_[0]],
                    "bias": a * float(sentence.intercept_[0]) + c}
+    # Per question, its best sentence by support and by each feature alone.
+    column = {"support": best}
+    for k, feature in enumerate(FEATURES):
+        column[feature] = np.array([matrix[owners == i, k].max() for i in range(len(answerable))])
     auc = {}
     for name in loaded:
         mine = [i for i, (_, n) in enumerate(answerable) if n == name]
-        pos = [best[i] for i in mine if answerable[i][0]]
-        neg = [best[i] for i in mine if not answerable[i][0]]
-        if pos and neg:
-            column = {"support": best}
-            for feature, k in zip(FEATURES, range(len(FEATURES))):
-                column[feature] = np.array([features[owners == i, k].max() for i in range(len(answerable))])
+        if any(answerable[i][0] for i in mine) and not all(answerable[i][0] for i in mine):
             auc[name] = {key: round(float(np.mean([values[p] > values[n] for p in mine if answerable[p][0]
                                                    for n in mine if not answerable[n][0]])), 4)
                          for key, values in column.items()}
@@ -179,8 +145,11 @@ def main(argv: list[str] | None = None) -> int:
           file=sys.stderr, flush=True)
 
     # 2. thresholds on the new scale
+    def support(evidence):
+        return combined(features_of(evidence), combination) if evidence else []
+
     def figures_at(**chosen) -> dict[str, dict]:
-        return {name: replay(assistant, rows, combination, assistant.settings.with_(**chosen))
+        return {name: replay(assistant.index, rows, assistant.settings.with_(**chosen), support, metrics.point_figures)
                 for name, (assistant, rows) in loaded.items()}
 
     def feasible(figures: dict[str, dict]) -> bool:
