@@ -3,13 +3,13 @@
     .venv/bin/python eval/train_citer.py [--index index/bench-hotpotqa] [--cache /tmp/citer.json]
 
 Each question is retrieved and scored as `qa eval --setting distractor` does it; every citation
-candidate (qa.answer.citer_candidates) gets its features and a label (does its span overlap a gold
-supporting sentence), and every title-linked pair of retrieved documents (qa.answer.citer_pairs)
-its features and a label (is it the gold pair). Two logistic regressions (numpy, L2), sentences
-first, then pairs with the sentence model's chances, are cross-fitted (train -> dev, dev -> train)
-and the mean per-question citation F1 (qa.metrics, as `qa eval` scores it) printed for each pair
-of thresholds (qa.answer.picked_of) beside the rule-based answerer's: those are the out-of-sample
-figures. The shipped weights are fitted on train and dev together, with the thresholds best on the
+candidate (qa.answer.citer.citer_candidates) gets its features and a label (does its span overlap
+a gold supporting sentence), and every title-linked pair of retrieved documents
+(qa.answer.citer.citer_pairs) its features and a label (is it the gold pair). Two logistic
+regressions (numpy, L2), sentences first, then pairs with the sentence model's chances, are
+cross-fitted (train -> dev, dev -> train) and the mean per-question citation F1 (qa.metrics, as
+`qa eval` scores it) printed for each pair of thresholds (qa.answer.citer.picked_of) beside the
+rule-based answerer's: those are the out-of-sample figures. The shipped weights are fitted on train and dev together, with the thresholds best on the
 cross-fit. Weights are written as plain JSON. Test is never read (`--split test` is refused).
 """
 
@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from qa import metrics
-from qa.answer import CITER_FEATURES, PAIR_FEATURES, cited_candidates, pair_rows_with, sentence_chances
+from qa.answer.citer import CITER_FEATURES, PAIR_FEATURES, cited_candidates, pair_rows_with, sentence_chances
 from qa.evaluate import TUNING_SPLITS, tuning_split
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,11 +31,13 @@ BENCH = ROOT.parent / "shared" / "benchmarks" / "hotpotqa"
 PER_DOCUMENT = 8  # HotpotQA paragraphs are short; longer documents' later sentences rarely link
 L2 = 0.3
 THRESHOLDS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.5)
-RELATIVE = (0.0, 0.4, 0.5, 0.6)  # of the document's best chance (qa.answer.picked_of)
+RELATIVE = (0.0, 0.4, 0.5, 0.6)  # of the document's best chance (qa.answer.citer.picked_of)
 
 
 def dump(index_dir: Path, splits: tuple[str, ...], per_document: int) -> list[dict]:
-    from qa.answer import Extractive, citer_candidates, citer_pairs, second_fact
+    from qa.answer import Extractive
+    from qa.answer.citer import citer_candidates, citer_pairs
+    from qa.answer.multihop import second_fact
     from qa.assistant import Assistant
     from qa.settings import Settings
 
@@ -93,9 +95,9 @@ def chances(q: dict, weights: np.ndarray) -> tuple[np.ndarray, dict[str, list[in
 
 def policy_f1(q: dict, weights: np.ndarray, pair_weights: np.ndarray, threshold: float, relative: float) -> float:
     """Citation F1 of one question as Extractive.answer would cite it (Citer.choose's choice,
-    qa.answer.cited_candidates). Left out: the answerer's check that, below abstain_below, the cited
-    sentences hold pair_covers of the question (qa.answer.held_together); it moved HotpotQA
-    citation F1 by 0.001."""
+    qa.answer.citer.cited_candidates). Left out: the answerer's check that, below abstain_below,
+    the cited sentences hold pair_covers of the question (qa.answer.multihop.held_together); it
+    moved HotpotQA citation F1 by 0.001."""
     if not q["may_answer"] or not q["pairs"]:
         return current_f1(q)
     chance, by_doc, best = chances(q, weights)

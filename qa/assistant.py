@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 from qa import store
-from qa.answer import Answerer, Extractive
+from qa.answer import Answerer, Extractive, make_answerer
 from qa.embedding import Encoder, default_encoder, model_queried_by
 from qa.errors import UserError
-from qa.llm import make_answerer
 from qa.retrieve import Retriever, resolve
 from qa.settings import Settings
 from qa.store import Index

@@ -259,7 +259,7 @@ def ask_all(assistant: Assistant, questions: list[GoldQuestion], distractor: boo
 # --- scoring ---------------------------------------------------------------------------------
 def scored(q: GoldQuestion, asked: Asked, doc_texts: dict[str, str]) -> tuple[dict, metrics.Scores]:
     """The question's line of results.jsonl, and its Scores."""
-    from qa.llm import REMOVED_CLAIM
+    from qa.answer.llm import REMOVED_CLAIM
 
     answer = asked.answer
     cited = [metrics.Span(c.doc_id, c.start, c.end) for c in answer.citations]

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from qa.answer import names_subject
+from qa.answer.multihop import names_subject
 from qa.support import SentenceVectors
 
 # Encyclopedia-style entries, as in HotpotQA: each opens by naming its subject.
@@ -83,7 +83,7 @@ def test_sentence_vectors_are_the_sentences_own_and_encoded_once(encyclopedia, e
 def test_the_shipped_citer_weights_fit_the_features_the_answerer_computes():
     from pathlib import Path
 
-    from qa.answer import CITER_FEATURES, PAIR_FEATURES, Citer
+    from qa.answer.citer import CITER_FEATURES, PAIR_FEATURES, Citer
     from qa.settings import Settings
 
     citer = Citer.load(Path(Settings().citer))
@@ -92,7 +92,7 @@ def test_the_shipped_citer_weights_fit_the_features_the_answerer_computes():
 
 
 def test_a_citer_fitted_on_other_features_is_refused(tmp_path):
-    from qa.answer import Citer
+    from qa.answer.citer import Citer
 
     stale = tmp_path / "citer.json"
     stale.write_text(json.dumps({"features": ["bias"], "weights": [0.0], "threshold": 0.3, "relative": 0.5,
@@ -102,7 +102,7 @@ def test_a_citer_fitted_on_other_features_is_refused(tmp_path):
 
 
 def test_a_citer_without_the_pair_model_is_refused(tmp_path):
-    from qa.answer import CITER_FEATURES, Citer
+    from qa.answer.citer import CITER_FEATURES, Citer
 
     sentences_only = tmp_path / "citer.json"
     sentences_only.write_text(json.dumps({"features": list(CITER_FEATURES), "weights": [0.0] * len(CITER_FEATURES),
@@ -112,7 +112,7 @@ def test_a_citer_without_the_pair_model_is_refused(tmp_path):
 
 
 def test_a_citer_from_before_the_relative_threshold_is_refused(tmp_path):
-    from qa.answer import Citer
+    from qa.answer.citer import Citer
     from qa.settings import Settings
 
     fitted = json.loads(open(Settings().citer).read())
@@ -124,7 +124,7 @@ def test_a_citer_from_before_the_relative_threshold_is_refused(tmp_path):
 
 
 def test_documents_are_linked_by_a_title_named_in_the_other_or_in_the_question(encyclopedia):
-    from qa.answer import linked
+    from qa.answer.multihop import linked
 
     index = encyclopedia.index
     assert linked("Who directed it?", index, "Marrow Creek (film)", "Elsa Varga")  # the film names her
@@ -150,7 +150,7 @@ def _evidence(assistant, question):
 
 
 def test_only_linked_pairs_are_candidates_and_a_bridge_is_marked(encyclopedia):
-    from qa.answer import PAIR_FEATURES, citer_pairs
+    from qa.answer.citer import PAIR_FEATURES, citer_pairs
 
     question = "In which city was the director of Marrow Creek born?"
     index, evidence = _evidence(encyclopedia, question)
@@ -170,7 +170,7 @@ def test_only_linked_pairs_are_candidates_and_a_bridge_is_marked(encyclopedia):
 
 
 def test_the_pair_is_chosen_by_its_own_score_not_by_its_documents_ranks():
-    from qa.answer import PAIR_FEATURES, pair_scores
+    from qa.answer.citer import PAIR_FEATURES, pair_scores
 
     pairs = [("a", "b"), ("a", "c")]
     rows = np.zeros((2, len(PAIR_FEATURES)))
@@ -185,7 +185,7 @@ def test_the_pair_is_chosen_by_its_own_score_not_by_its_documents_ranks():
 
 
 def test_a_sentence_naming_a_subject_the_question_leaves_unnamed_is_marked(encyclopedia):
-    from qa.answer import CITER_FEATURES, citer_candidates
+    from qa.answer.citer import CITER_FEATURES, citer_candidates
 
     question = "In which city was the director of Marrow Creek born?"
     index, evidence = _evidence(encyclopedia, question)
@@ -197,7 +197,7 @@ def test_a_sentence_naming_a_subject_the_question_leaves_unnamed_is_marked(encyc
 
 
 def test_a_pair_linked_by_part_of_a_title_is_marked(encyclopedia):
-    from qa.answer import PAIR_FEATURES, citer_pairs
+    from qa.answer.citer import PAIR_FEATURES, citer_pairs
 
     question = "In which city was the director of Marrow Creek born?"
     index, evidence = _evidence(encyclopedia, question)
@@ -209,7 +209,7 @@ def test_a_pair_linked_by_part_of_a_title_is_marked(encyclopedia):
 
 
 def test_a_document_cites_its_likely_sentences_near_its_best_or_its_best_alone():
-    from qa.answer import picked_of
+    from qa.answer.citer import picked_of
 
     chance = np.array([0.9, 0.5, 0.4, 0.1])
     assert picked_of([0, 1, 2, 3], chance, threshold=0.3, relative=0.5) == [0, 1]  # 0.4 < half of 0.9
@@ -218,7 +218,7 @@ def test_a_document_cites_its_likely_sentences_near_its_best_or_its_best_alone()
 
 
 def test_cited_sentences_hold_the_question_together(encyclopedia):
-    from qa.answer import held_together
+    from qa.answer.multihop import held_together
 
     question = "In which city was the director of Marrow Creek born?"
     index, evidence = _evidence(encyclopedia, question)

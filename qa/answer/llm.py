@@ -13,7 +13,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Protocol
 
-from qa.answer import Draft, Extractive, claims_from, with_markers
+from qa.answer.claims import claims_from
+from qa.answer.draft import Draft, with_markers
+from qa.answer.extractive import Extractive
 from qa.errors import UserError
 from qa.sanitize import clean
 from qa.settings import Settings

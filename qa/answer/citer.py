@@ -1,242 +1,24 @@
-"""Scored evidence -> answer text with citations. The default answerer needs no LLM.
+"""The learned citer: which two title-linked documents to cite, and which of their sentences.
 
-The extractive answerer states what the best-supported sentences say, one claim per sentence,
-with near-identical sentences from other documents cited as corroboration on the same claim. A
-question that needs two facts gets a second one from a document linked to the first by a title
-(see second_fact), and a sentence that leans on its document's first sentence for its subject
-("He was born in …") is cited with it. It abstains when even the best sentence's support is
-below the calibrated threshold, unless a linked second fact makes up what the best one lacks.
-When the likeliest document is linked by a title to another retrieved one, a small learned model
-(Citer, plain JSON weights fitted by eval/train_citer.py) chooses which two documents and which of
-their sentences to cite instead.
+Two logistic regressions over plain features (CITER_FEATURES for each candidate sentence,
+PAIR_FEATURES for each linked pair of retrieved documents), fitted on HotpotQA by
+eval/train_citer.py and stored as plain JSON (qa/citer.json). The extractive answerer asks it
+first when the likeliest document is linked by a title to another retrieved one.
 """
 
 from __future__ import annotations
 
-import re
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
-from qa.settings import Settings
+from qa.answer.multihop import bare_title, linked, names_subject
 from qa.store import Index
 from qa.support import Evidence, terms, terms_of
-from qa.types import Citation, Sentence
+from qa.types import Sentence
 
-# A sentence opening like this continues the one before it ("…could supply strategic
-# capabilities. These would include ISR systems…"): the answer takes both.
-_CONTINUES = re.compile(r"^[“\"]?(these|this|those|they|it|such)\b", re.IGNORECASE)
-
-# Openers that tie a sentence to its neighbours; out of context they read as non sequiturs.
-_CONNECTIVE = re.compile(
-    r"^(however|meanwhile|still|moreover|furthermore|in addition|at the same time|also|but|and|so)\s*,?\s+",
-    re.IGNORECASE,
-)
-
-
-@dataclass
-class Draft:
-    """An answerer's output before the assistant adds timings and debug fields."""
-
-    text: str
-    abstained: bool
-    citations: list[Citation] = field(default_factory=list)
-    prompt: str | None = None
-    notes: list[str] = field(default_factory=list)
-
-
-class Answerer(Protocol):
-    name: str
-
-    def answer(self, question: str, evidence: list[Evidence], index: Index) -> Draft: ...
-
-
-def abstention(question: str) -> Draft:
-    shown = question.strip().rstrip("?")
-    return Draft(f"The documents don't say. Nothing in them answers “{shown}?”", abstained=True)
-
-
-def claims_from(evidence: list[Evidence], settings: Settings) -> list[list[Evidence]]:
-    """Group the answer-worthy sentences into claims; a claim's first sentence states it.
-
-    A claim is stated by a sentence whose support is close to the best. Sentences from other
-    documents that say nearly the same (cosine >= same_claim_cosine) join it as corroboration
-    even when their own wording supports the question less well.
-    """
-    if not evidence or evidence[0].support < settings.abstain_below:
-        return []
-    floor = max(settings.abstain_below, evidence[0].support - settings.answer_margin)
-    claims: list[list[Evidence]] = []
-    for item in evidence:
-        claim = _corroborated(claims, item, settings)
-        if claim is not None:
-            claim.append(item)
-        elif item.support >= floor and len(claims) < settings.max_claims:
-            claims.append([item])
-    return claims
-
-
-def _corroborated(claims: list[list[Evidence]], item: Evidence, settings: Settings) -> list[Evidence] | None:
-    for claim in claims:
-        head = claim[0]
-        if item.fit < head.fit:
-            continue  # it lacks the kind of answer the head has (a date, a number)
-        if float(item.vector @ head.vector) >= settings.same_claim_cosine and all(
-            e.hit.sentence.doc_id != item.hit.sentence.doc_id for e in claim
-        ):
-            return claim
-    return None
-
-
-def plain(sentence: str) -> str:
-    """A sentence as a standalone statement: without a linking opener, capitalised."""
-    text = _CONNECTIVE.sub("", sentence.strip(), count=1)
-    return text[:1].upper() + text[1:] if text else sentence.strip()
-
-
-class Extractive:
-    name = "extractive"
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.citer = Citer.load(Path(settings.citer)) if settings.citer else None
-
-    def answer(self, question: str, evidence: list[Evidence], index: Index) -> Draft:
-        floor = self.settings.abstain_below - self.settings.multi_hop_leeway
-        hop = second_fact(question, evidence[0], evidence, index, self.settings) if evidence else None
-        if self.citer is not None and evidence and evidence[0].support >= floor:
-            pair = self.citer.choose(question, evidence, index, hop[0].hit.sentence if hop else None)
-            # Two documents linked by a title: a multi-hop answer. Below abstain_below it needs
-            # what the rules' own two-fact answer needs, its sentences holding pair_covers of the
-            # question together: without that, any linked pair answered there (CLAPNQ open: 36
-            # of its 300 unanswerable questions, and 4 answerable ones), while on HotpotQA the
-            # check moved citation F1 by 0.001 either way (dev up, train down).
-            if pair is not None and (
-                    evidence[0].support >= self.settings.abstain_below
-                    or held_together(evidence, [s for s, _ in pair], index) >= self.settings.pair_covers):
-                return stated(pair)
-        claims = claims_from(evidence, self.settings)
-        if not claims and hop is not None and hop[1] >= self.settings.pair_covers and evidence[0].support >= floor:
-            claims = [[evidence[0]]]  # neither fact alone answers, the two together do
-        if not claims:
-            return abstention(question)
-        introduce = False
-        if hop is not None and all(hop[0] is not item for claim in claims for item in claim):
-            claims.append([hop[0]])
-            # Facts on two linked subjects: each is cited with the sentence introducing its subject.
-            introduce = self.settings.introduce_subject
-        citations: list[Citation] = []
-        parts = []
-        cited = {item.hit.sentence.id for claim in claims for item in claim}
-        for number, claim in enumerate(claims, start=1):
-            head = claim[0]
-            markers = ""
-            introduction = subject_of(index, head.hit.sentence) if introduce else None
-            if introduction is not None and introduction.id not in cited:
-                cited.add(introduction.id)
-                citations.append(Citation.of(introduction, head.support, claim=number))
-                parts.append(with_markers(plain(introduction.text), f"[{len(citations)}]"))
-            statement = plain(head.hit.sentence.text)
-            for item in claim:
-                citations.append(Citation.of(item.hit.sentence, item.support, claim=number))
-                markers += f"[{len(citations)}]"
-            parts.append(with_markers(statement, markers))
-            # A head that restates the whole question often leaves the answer to the next
-            # sentence: "…could supply strategic capabilities. These would include ISR…".
-            following = continuation(index, head.hit.sentence) if head.overlap >= 0.8 else None
-            if following is not None and following.id not in cited:
-                cited.add(following.id)
-                citations.append(Citation.of(following, head.support, claim=number))
-                parts.append(with_markers(following.text, f"[{len(citations)}]"))
-        return Draft(" ".join(parts), abstained=False, citations=citations)
-
-
-def second_fact(question: str, head: Evidence, evidence: list[Evidence], index: Index,
-                settings: Settings) -> tuple[Evidence, float] | None:
-    """The sentence of another document that states what the best one leaves out of the question,
-    and the share of the question's weighted terms the two hold together.
-
-    A multi-hop question ("Which county is the town where X was born in?") needs two facts joined
-    by a bridge entity: the first fact names the second's subject, or the second names the
-    first's, or the question names both (a comparison). Only such linked sentences qualify (on the
-    sample corpus, unlinked sentences that merely held a missing word were all wrong citations);
-    among them, the one covering most of the best sentence's shortfall wins, its own support
-    weighing in.
-    """
-    head_sentence = head.hit.sentence
-    head_title = index.documents[head_sentence.doc_id].document.title
-    chosen, best, together = None, -1.0, 0.0
-    for item in evidence:
-        sentence = item.hit.sentence
-        if sentence.doc_id == head_sentence.doc_id:
-            continue
-        title = index.documents[sentence.doc_id].document.title
-        if title == head_title:
-            continue  # another passage on the same subject: no bridge to a second one
-        if not (names_subject(title, head_sentence.text) or names_subject(title, question)
-                or names_subject(head_title, sentence.text)):
-            continue
-        gain = sum(head.missing.get(term, 0.0) for term in item.terms)
-        value = gain + settings.second_fact_support * item.support
-        if value > best:
-            chosen, best, together = item, value, head.overlap + gain
-    return (chosen, together) if chosen is not None else None
-
-
-def held_together(evidence: list[Evidence], cited: list[Sentence], index: Index) -> float:
-    """The share of the question's weighted terms the cited sentences (with their titles) hold
-    together. A term's share is known from any retrieved sentence lacking it; one that every
-    retrieved sentence holds counts as held."""
-    shares: dict[str, float] = {}
-    for item in evidence:
-        shares.update(item.missing)
-    retrieved = {item.hit.sentence.id: item.terms for item in evidence}
-    others = [f"{index.documents[s.doc_id].document.title} {s.text}" for s in cited if s.id not in retrieved]
-    held = set().union(*(retrieved[s.id] for s in cited if s.id in retrieved), *(terms_of(others) if others else []))
-    return 1.0 - sum(share for term, share in shares.items() if term not in held)
-
-
-def names_subject(title: str, text: str) -> bool:
-    """Whether `text` names the subject of a document titled `title` ("Rome (film)": "Rome")."""
-    subject = _DISAMBIGUATION.sub("", title).strip()
-    return len(subject) > 2 and re.search(rf"\b{re.escape(subject)}\b", text, re.IGNORECASE) is not None
-
-
-_DISAMBIGUATION = re.compile(r"\s*\([^)]*\)\s*$")
-
-
-def subject_of(index: Index, sentence: Sentence) -> Sentence | None:
-    """The document's first sentence when this later one relies on it for who or what it is
-    about: the first sentence introduces the document's subject (names its title, as an
-    encyclopedia entry's does) and this one does not name it ("He was born in Ohio.")."""
-    if sentence.index == 0:
-        return None
-    title = index.documents[sentence.doc_id].document.title
-    first = index.document_sentences(sentence.doc_id)[0]
-    if first.text.strip() == title.strip() or names_subject(title, sentence.text) or not names_subject(title, first.text):
-        return None  # a headline is no introduction, and a sentence naming its subject needs none
-    return first
-
-
-def continuation(index: Index, sentence: Sentence) -> Sentence | None:
-    """The next sentence of the same document when it continues this one ("These would …")."""
-    siblings = index.document_sentences(sentence.doc_id)
-    if sentence.index + 1 < len(siblings) and _CONTINUES.match(siblings[sentence.index + 1].text):
-        return siblings[sentence.index + 1]
-    return None
-
-
-def with_markers(statement: str, markers: str) -> str:
-    """Markers go before the final full stop, as in "… ground troops [1][2]."."""
-    if statement[-1:] in ".!?" and not statement.endswith(("”", '"')):
-        return f"{statement[:-1]} {markers}{statement[-1]}"
-    return f"{statement} {markers}"
-
-
-# --- learned citation of two linked documents -------------------------------------------------
 CITER_FEATURES = (
     "bias", "support", "cosine", "overlap", "gap", "retrieved", "evidence_rank", "question_share",
     "head_gain", "first", "position", "near_hit", "doc_rank0", "doc_rank1", "doc_best", "doc_hits",
@@ -331,7 +113,7 @@ def citer_pairs(question: str, evidence: list[Evidence], index: Index) -> tuple[
     asked = terms(question)
     n = len(doc_ids)
     found = terms_of([d.text for d in documents.values()] + [d.title for d in documents.values()]
-                     + [_DISAMBIGUATION.sub("", d.title) for d in documents.values()])  # one terms_of call for all
+                     + [bare_title(d.title) for d in documents.values()])  # one terms_of call for all
     body_terms, title_terms, subject_terms = (found[i * n : (i + 1) * n] for i in range(3))
     body = dict(zip(doc_ids, body_terms))
     held = {doc_id: body[doc_id] | title for doc_id, title in zip(doc_ids, title_terms)}
@@ -414,9 +196,9 @@ class Citer:
     regressions fitted on HotpotQA by eval/train_citer.py (plain JSON, no pickle), one over
     CITER_FEATURES for each sentence, one over PAIR_FEATURES for each linked pair of documents.
 
-    The rules above pick the second document right only ~60% of the time on HotpotQA; a learned
-    pair score, then each chosen document's sentences above thresholds tuned for citation F1,
-    do better (see eval/benchmarks.md). It only answers when the likeliest document is linked by a
+    The rules (multihop.second_fact) pick the second document right only ~60% of the time on
+    HotpotQA; a learned pair score, then each chosen document's sentences above thresholds tuned
+    for citation F1, do better (see eval/benchmarks.md). It only answers when the likeliest document is linked by a
     title to another retrieved one (the question names one's, or one document names the other's),
     so single-subject corpora keep the rule-based answer and its corroboration.
     """
@@ -459,20 +241,3 @@ class Citer:
             chosen += [(sentences[i], support.get(sentences[i].id, top))
                        for i in sorted(picked, key=lambda i: sentences[i].index)]
         return chosen
-
-
-def linked(question: str, index: Index, first: str, second: str) -> bool:
-    """Whether two documents are about different subjects that a multi-hop question joins: the
-    question names one's title (a comparison names both), or one document names the other's."""
-    a, b = index.documents[first].document, index.documents[second].document
-    if a.title == b.title:
-        return False
-    return (names_subject(b.title, question) or names_subject(a.title, question)
-            or names_subject(b.title, a.text) or names_subject(a.title, b.text))
-
-
-def stated(cited: list[tuple[Sentence, float]]) -> Draft:
-    """An answer that states each cited sentence as its own claim."""
-    citations = [Citation.of(sentence, score, claim=number) for number, (sentence, score) in enumerate(cited, start=1)]
-    text = " ".join(with_markers(plain(sentence.text), f"[{n}]") for n, (sentence, _) in enumerate(cited, start=1))
-    return Draft(text, abstained=False, citations=citations)
