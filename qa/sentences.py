@@ -40,35 +40,35 @@ def _compiled(pattern, flags):
     return re.compile(pattern, flags)
 
 
+# The re functions pysbd 0.3 calls, each with how many of its arguments after the pattern go to
+# the compiled pattern's method of the same name; the next one, if given, is the flags:
+# re.sub(pattern, repl, string, count, flags) -> _compiled(pattern, flags).sub(repl, string, count)
+_PATTERN_ARGUMENTS = {"sub": 3, "search": 1, "match": 1, "findall": 1, "finditer": 1, "split": 2}
+
+
+def _through_cache(name: str, takes: int):
+    """re.<name>, compiling its pattern through _compiled. Keyword arguments (count=, maxsplit=)
+    have the same names on the pattern's method."""
+    method = getattr(re.Pattern, name)
+
+    def call(pattern, *args, flags=0, **keywords):
+        if len(args) > takes:  # the flags given by position
+            args, flags = args[:takes], args[takes]
+        return method(_compiled(pattern, flags), *args, **keywords)
+
+    call.__name__ = name
+    return call
+
+
 class _CachedRe:
     """The re functions pysbd 0.3 calls, compiling through _compiled; anything else is re's own."""
 
+    def __init__(self) -> None:
+        for name, takes in _PATTERN_ARGUMENTS.items():
+            setattr(self, name, _through_cache(name, takes))
+
     def __getattr__(self, name):
         return getattr(re, name)
-
-    @staticmethod
-    def sub(pattern, repl, string, count=0, flags=0):
-        return _compiled(pattern, flags).sub(repl, string, count)
-
-    @staticmethod
-    def search(pattern, string, flags=0):
-        return _compiled(pattern, flags).search(string)
-
-    @staticmethod
-    def match(pattern, string, flags=0):
-        return _compiled(pattern, flags).match(string)
-
-    @staticmethod
-    def findall(pattern, string, flags=0):
-        return _compiled(pattern, flags).findall(string)
-
-    @staticmethod
-    def finditer(pattern, string, flags=0):
-        return _compiled(pattern, flags).finditer(string)
-
-    @staticmethod
-    def split(pattern, string, maxsplit=0, flags=0):
-        return _compiled(pattern, flags).split(string, maxsplit)
 
 
 @lru_cache(maxsize=1)
