@@ -171,6 +171,21 @@ def match(cited: list[Span], retrieved: list[Span], gold: list[Span | None]) -> 
     )
 
 
+def _share(part: str, whole: str) -> property:
+    """A figure of Scores: one of its counts over another, 0.0 when that one is zero."""
+
+    def share(scores: Scores) -> float:
+        total = getattr(scores, whole)
+        return getattr(scores, part) / total if total else 0.0
+
+    return property(share)
+
+
+def _f1_of(precision: str, recall: str) -> property:
+    """A figure of Scores: the F1 of two of its figures."""
+    return property(lambda scores: _f1(getattr(scores, precision), getattr(scores, recall)))
+
+
 @dataclass(frozen=True)
 class Scores:
     """Everything one answer contributes to the aggregate figures (a line's `scores` in results.jsonl)."""
@@ -202,29 +217,12 @@ class Scores:
         """Whether citations can be scored: an answerable question with gold sentences."""
         return self.answerable and self.gold > 0
 
-    @property
-    def citation_precision(self) -> float:
-        return self.citations_on_gold / self.citations if self.citations else 0.0
-
-    @property
-    def citation_recall(self) -> float:
-        return self.gold_cited / self.gold if self.gold else 0.0
-
-    @property
-    def citation_f1(self) -> float:
-        return _f1(self.citation_precision, self.citation_recall)
-
-    @property
-    def citation_precision_strict(self) -> float:
-        return self.citations_on_gold_strict / self.citations if self.citations else 0.0
-
-    @property
-    def citation_recall_strict(self) -> float:
-        return self.gold_cited_strict / self.gold if self.gold else 0.0
-
-    @property
-    def citation_f1_strict(self) -> float:
-        return _f1(self.citation_precision_strict, self.citation_recall_strict)
+    citation_precision = _share("citations_on_gold", "citations")
+    citation_recall = _share("gold_cited", "gold")
+    citation_f1 = _f1_of("citation_precision", "citation_recall")
+    citation_precision_strict = _share("citations_on_gold_strict", "citations")
+    citation_recall_strict = _share("gold_cited_strict", "gold")
+    citation_f1_strict = _f1_of("citation_precision_strict", "citation_recall_strict")
 
     def to_json(self) -> dict:
         out = asdict(self)
