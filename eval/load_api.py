@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 import httpx
-from load_web import QUESTIONS, hold, load_cpu_s, peak_rss_mb
+from load_web import QUESTIONS, hold, report
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = httpx.Timeout(120)
@@ -119,25 +119,12 @@ def main() -> None:
     if not args.url.startswith(("http://127.", "http://localhost", "http://[::1]")):
         raise SystemExit("load tests only target loopback addresses")
     try:
-        report(asyncio.run(run(args.url, args.token, args.clients, args.seconds, args.think, args.route)), args)
+        result = asyncio.run(run(args.url, args.token, args.clients, args.seconds, args.think, args.route))
+        report(result, args, f"{args.clients} clients on /v1/{'chat/completions' if args.route == 'chat' else 'ask'}")
     finally:
         if server:
             server.terminate()
             server.wait(timeout=30)
-
-
-def report(result, args) -> None:
-    latencies, errors, wall = result
-    from qa.metrics import percentile
-
-    pct = lambda p: percentile(latencies, p * 100) if latencies else float("nan")  # noqa: E731
-    memory = f", server peak RSS {peak_rss_mb(args.pid):.0f} MB" if args.pid else ""
-    print(f"{args.clients} clients on /v1/{'chat/completions' if args.route == 'chat' else 'ask'} for "
-          f"{args.seconds:.0f} s, think {args.think:g} s: answered {len(latencies)} ({len(latencies) / wall:.1f}/s), "
-          f"errors {len(errors)}, p50 {pct(0.5):.2f} s, p95 {pct(0.95):.2f} s, p99 {pct(0.99):.2f} s, "
-          f"wall {wall:.1f} s{memory}, load generator CPU {load_cpu_s():.0f} s")
-    for error in errors[:5]:
-        print("  error:", error)
 
 
 if __name__ == "__main__":

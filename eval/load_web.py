@@ -153,7 +153,7 @@ def main() -> None:
     if not args.url.startswith(("http://127.", "http://localhost", "http://[::1]")):
         raise SystemExit("load tests only target loopback addresses")
     try:
-        report(asyncio.run(run(args.url, args.users, args.seconds, args.think)), args)
+        report(asyncio.run(run(args.url, args.users, args.seconds, args.think)), args, f"{args.users} users")
     finally:
         if server:
             server.terminate()
@@ -206,13 +206,15 @@ def load_cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def report(result, args) -> None:
+def report(result, args, askers: str) -> None:
+    """Print what a load run measured; `askers` names who asked ("32 users"). eval/load_api.py
+    reports through this too."""
     latencies, errors, wall = result
     from qa.metrics import percentile
 
     pct = lambda p: percentile(latencies, p * 100) if latencies else float("nan")  # noqa: E731
     memory = f", server peak RSS {peak_rss_mb(args.pid):.0f} MB" if args.pid else ""
-    print(f"{args.users} users for {args.seconds:.0f} s, think {args.think:g} s: answered {len(latencies)} "
+    print(f"{askers} for {args.seconds:.0f} s, think {args.think:g} s: answered {len(latencies)} "
           f"({len(latencies) / wall:.1f}/s), errors {len(errors)}, p50 {pct(0.5):.2f} s, p95 {pct(0.95):.2f} s, "
           f"p99 {pct(0.99):.2f} s, wall {wall:.1f} s{memory}, load generator CPU {load_cpu_s():.0f} s")
     for error in errors[:5]:
