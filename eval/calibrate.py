@@ -12,17 +12,17 @@ would give (its headline keys, one JSON line per setting). Test splits are refus
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
+
+from tuning import tuning_parser
 
 from qa import metrics
 from qa.answer import Extractive
 from qa.assistant import Assistant
-from qa.evaluate import GoldQuestion, read_gold, select, tuning_split
+from qa.evaluate import GoldQuestion, read_gold, select
 from qa.settings import Settings
 from qa.support import Evidence, blend
 
@@ -61,11 +61,7 @@ def replay(index, rows, settings: Settings, support: Callable[[list[Evidence]], 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("gold", type=Path)
-    parser.add_argument("--index", type=Path, required=True)
-    parser.add_argument("--split", type=tuning_split, default="dev", help="train or dev (default dev); never test")
-    parser.add_argument("--distractor", action="store_true")
+    parser = tuning_parser(__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=0, help="a seeded random sample of N questions, as qa eval --limit")
     for name, values in GRID.items():
         parser.add_argument(f"--{name}", type=type(values[0]), nargs="+", default=values, help=f"default {values}")

@@ -8,13 +8,13 @@ A tuning tool (it chose the retrieval mode and the embedded text): it reads trai
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
 
+from tuning import tuning_parser
+
 from qa.assistant import Assistant
-from qa.evaluate import tuning_split
 from qa.metrics import bootstrap, retrieval_found
 from qa.retrieve import Retriever
 from qa.settings import Settings
@@ -43,11 +43,7 @@ def recall(gold_path: Path, settings: Settings, split: str, distractor: bool, k:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("gold", type=Path)
-    parser.add_argument("--index", type=Path, required=True)
-    parser.add_argument("--split", type=tuning_split, default="dev", help="train or dev (default dev); never test")
-    parser.add_argument("--distractor", action="store_true")
+    parser = tuning_parser(__doc__.splitlines()[0])
     parser.add_argument("-k", type=int, default=10)
     parser.add_argument("--limit", type=int, default=0)
     args = parser.parse_args()
