@@ -6,11 +6,12 @@ Each question is retrieved and scored as `qa eval --setting distractor` does it;
 candidate (qa.answer.citer.citer_candidates) gets its features and a label (does its span overlap
 a gold supporting sentence), and every title-linked pair of retrieved documents
 (qa.answer.citer.citer_pairs) its features and a label (is it the gold pair). Two logistic
-regressions (numpy, L2), sentences first, then pairs with the sentence model's chances, are
+regressions (scikit-learn, L2), sentences first, then pairs with the sentence model's chances, are
 cross-fitted (train -> dev, dev -> train) and the mean per-question citation F1 (qa.metrics, as
 `qa eval` scores it) printed for each pair of thresholds (qa.answer.citer.picked_of) beside the
-rule-based answerer's: those are the out-of-sample figures. The shipped weights are fitted on train and dev together, with the thresholds best on the
-cross-fit. Weights are written as plain JSON. Test is never read (`--split test` is refused).
+rule-based answerer's: those are the out-of-sample figures. The shipped weights are fitted on
+train and dev together, with the thresholds best on the cross-fit. Weights are written as plain
+JSON. Test is never read (`--split test` is refused).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from sklearn.linear_model import LogisticRegression
 
 from qa import metrics
 from qa.answer.citer import CITER_FEATURES, PAIR_FEATURES, cited_candidates, pair_rows_with, sentence_chances
@@ -109,18 +111,12 @@ def policy_f1(q: dict, weights: np.ndarray, pair_weights: np.ndarray, threshold:
     return citation_f1([[q["doc"][i], *q["spans"][i]] for i in picked], q)
 
 
-def fit(x: np.ndarray, y: np.ndarray, l2: float = 1.0, steps: int = 300) -> np.ndarray:
-    """Logistic regression by Newton's method (a few hundred rows by ~17 features)."""
-    w = np.zeros(x.shape[1])
-    for _ in range(steps):
-        p = 1 / (1 + np.exp(-x @ w))
-        grad = x.T @ (p - y) + l2 * w
-        hess = (x * (p * (1 - p))[:, None]).T @ x + l2 * np.eye(len(w))
-        step = np.linalg.solve(hess, grad)
-        w -= step
-        if np.abs(step).max() < 1e-8:
-            break
-    return w
+def fit(x: np.ndarray, y: np.ndarray, l2: float = 1.0) -> np.ndarray:
+    """Logistic regression minimising the log loss summed over the rows plus l2/2 times the squared
+    weights. The bias is the "bias" feature (a column of ones), so it is penalised like the others
+    and scikit-learn fits no intercept of its own."""
+    model = LogisticRegression(C=1.0 / l2, fit_intercept=False, solver="newton-cholesky", tol=1e-10, max_iter=1000)
+    return model.fit(x, y).coef_[0]
 
 
 def fit_citer(questions: list[dict]) -> tuple[np.ndarray, np.ndarray]:
