@@ -289,33 +289,47 @@ PROBES = [
 ]
 
 
+INPUTS = ["input_ids", "attention_mask", "token_type_ids"]
+QUANTIZATION = "onnxruntime dynamic int8, per channel, every MatMul and the word embeddings (Gather)"
+
+
+def export_onnx(model, example, path: Path, output_axes: dict[int, str]) -> None:
+    """The model to ONNX (opset 17, TorchScript exporter): the encoder's three inputs with dynamic
+    batch and token axes, one output "logits" with `output_axes` dynamic. eval/train_short_answer.py
+    exports with it too."""
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, tuple(example[n] for n in INPUTS), str(path), input_names=INPUTS,
+                          output_names=["logits"],
+                          dynamic_axes={**{n: {0: "batch", 1: "tokens"} for n in INPUTS}, "logits": output_axes},
+                          opset_version=17, dynamo=False)
+
+
+def quantize_int8(fp32: Path, int8: Path) -> None:
+    """Every matrix and the word embeddings (Gather) too, unlike the encoder's export: in fp32
+    the embeddings alone are 47 MB and the feed-forward outputs 14 MB, and the shipped file must
+    stay small. The callers' probe checks bound what this costs."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True,
+                     op_types_to_quantize=["MatMul", "Gather"])
+
+
 def write(model, tokenizer, out: Path, dev: dict, pairs: int, positives: int, args, seconds: float) -> None:
     """Export to ONNX, quantize to int8, check it against torch on probe pairs, then write the
     weights and their description (renamed into place, so a killed run leaves the old files)."""
-    import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
     from qa.reader import Reader
 
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out) as tmp:
         fp32 = Path(tmp) / "reader.onnx"
         int8 = Path(tmp) / "reader-int8.onnx"
-        example = encode(tokenizer, PROBES[:2])
-        names = ["input_ids", "attention_mask", "token_type_ids"]
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(model, tuple(example[n] for n in names), str(fp32), input_names=names,
-                              output_names=["logits"],
-                              dynamic_axes={**{n: {0: "batch", 1: "tokens"} for n in names}, "logits": {0: "batch"}},
-                              opset_version=17, dynamo=False)
-        # Every matrix and the word embeddings (Gather) too, unlike the encoder's export: in fp32
-        # the embeddings alone are 47 MB and the feed-forward outputs 14 MB, and the shipped
-        # file must stay small. The probe check below bounds what this costs.
-        quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True,
-                         op_types_to_quantize=["MatMul", "Gather"])
+        export_onnx(model, encode(tokenizer, PROBES[:2]), fp32, {0: "batch"})
+        quantize_int8(fp32, int8)
         torch_scores = [1 / (1 + math.exp(-x)) for x in logits_of(model, tokenizer, PROBES)]
         meta = {
             "format": FORMAT,
@@ -329,7 +343,7 @@ def write(model, tokenizer, out: Path, dev: dict, pairs: int, positives: int, ar
             "held_out": "hotpotqa dev; squad2 dev, the other articles; clapnq dev, the other questions",
             "pairs": pairs, "positive_pairs": positives,
             "epochs": args.epochs, "batch": args.batch, "lr": args.lr, "head_lr": args.head_lr, "seed": SEED, "max_tokens": MAX_TOKENS,
-            "quantization": "onnxruntime dynamic int8, per channel, every MatMul and the word embeddings (Gather)",
+            "quantization": QUANTIZATION,
             "held_out_figures": dev,
             "probes": [{"question": q, "passage": p, "torch_probability": round(s, 5)}
                        for (q, p), s in zip(PROBES, torch_scores)],

@@ -58,17 +58,21 @@ def model_files() -> tuple[Path, Path]:
     return Path(str(folder / "reader-int8.onnx")), Path(str(folder / "reader.json"))
 
 
-class Reader:
-    """Scores (question, sentence) pairs; probabilities in 0..1, comparable across questions.
+class PackagedModel:
+    """What the shipped ONNX readers share (this one and qa/short_answer.py's): the description
+    beside the weights is checked before the weights are trusted (its input format, then the
+    file's sha256), one onnxruntime session and the packaged tokenizer are loaded on first use
+    under a lock, and a missing or damaged file is refused with what to do. A subclass names
+    itself, its format, its error and the script that trains it."""
 
-    One onnxruntime session, loaded on first use. Pairs are split into one batch per core and
-    run side by side, as the encoder does: short texts give each operator too little work to
-    split across cores.
-    """
+    NOUN = "reader"
+    FORMAT = FORMAT
+    SCRIPT = "eval/train_reader.py"
+    Error: type[UserError] = ReaderError
 
-    def __init__(self, onnx_file: Path | None = None, meta_file: Path | None = None) -> None:
-        self.onnx_file = onnx_file or model_files()[0]
-        self.meta_file = meta_file or self.onnx_file.with_name("reader.json")
+    def __init__(self, onnx_file: Path, meta_file: Path) -> None:
+        self.onnx_file = onnx_file
+        self.meta_file = meta_file
         self._session = None
         self._tokenizer = None
         self.meta: dict = {}
@@ -91,8 +95,8 @@ class Reader:
                     self._session = onnxruntime.InferenceSession(
                         str(self.onnx_file), options, providers=["CPUExecutionProvider"])
                 except Exception as exc:  # onnxruntime raises its own untyped errors
-                    raise ReaderError(f"The reader model {self.onnx_file} cannot be loaded ({exc}); "
-                                      "reinstall groundqa or run eval/train_reader.py again.") from exc
+                    raise self.Error(f"The {self.NOUN} model {self.onnx_file} cannot be loaded ({exc}); "
+                                     f"reinstall groundqa or run {self.SCRIPT} again.") from exc
                 tokenizer = Tokenizer.from_file(str(model_path() / "tokenizer.json"))
                 tokenizer.enable_truncation(MAX_TOKENS, strategy="only_second")
                 tokenizer.no_padding()
@@ -103,19 +107,33 @@ class Reader:
         try:
             meta = json.loads(self.meta_file.read_text())
         except (OSError, ValueError) as exc:
-            raise ReaderError(f"The reader's description {self.meta_file} is missing or unreadable ({exc}); "
-                              "reinstall groundqa or run eval/train_reader.py again.") from exc
-        if meta.get("format") != FORMAT:
-            raise ReaderError(f"The reader in {self.onnx_file} was trained for input {meta.get('format')!r}, "
-                              f"this version reads {FORMAT!r}: run eval/train_reader.py again.")
+            raise self.Error(f"The {self.NOUN}'s description {self.meta_file} is missing or unreadable ({exc}); "
+                             f"reinstall groundqa or run {self.SCRIPT} again.") from exc
+        if meta.get("format") != self.FORMAT:
+            raise self.Error(f"The {self.NOUN} in {self.onnx_file} was trained for input {meta.get('format')!r}, "
+                             f"this version reads {self.FORMAT!r}: run {self.SCRIPT} again.")
         try:
             actual = sha256_of(self.onnx_file)
         except OSError as exc:
-            raise ReaderError(f"The reader model {self.onnx_file} is missing ({exc}); reinstall groundqa.") from exc
+            raise self.Error(f"The {self.NOUN} model {self.onnx_file} is missing ({exc}); "
+                             "reinstall groundqa.") from exc
         if actual != meta.get("sha256"):
-            raise ReaderError(f"The reader model {self.onnx_file} is damaged (its checksum does not match "
-                              f"{self.meta_file.name}); reinstall groundqa or run eval/train_reader.py again.")
+            raise self.Error(f"The {self.NOUN} model {self.onnx_file} is damaged (its checksum does not match "
+                             f"{self.meta_file.name}); reinstall groundqa or run {self.SCRIPT} again.")
         return meta
+
+
+class Reader(PackagedModel):
+    """Scores (question, sentence) pairs; probabilities in 0..1, comparable across questions.
+
+    One onnxruntime session, loaded on first use. Pairs are split into one batch per core and
+    run side by side, as the encoder does: short texts give each operator too little work to
+    split across cores.
+    """
+
+    def __init__(self, onnx_file: Path | None = None, meta_file: Path | None = None) -> None:
+        onnx_file = onnx_file or model_files()[0]
+        super().__init__(onnx_file, meta_file or onnx_file.with_name("reader.json"))
 
     def calibrated(self, question: str, passages: list[str]) -> np.ndarray:
         """Each passage's chance of answering `question` by the reader alone, calibrated."""
