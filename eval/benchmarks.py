@@ -326,9 +326,14 @@ def llm_section(results: dict[tuple, dict], sample: int) -> str:
 
 
 # --- writing ---------------------------------------------------------------------------------
+# Sections another script writes (with write_sections), by the command that does.
+WRITERS = {"llm": "make benchmarks-llm", "claims": "eval/calibrate_claims.py"}
+
+
 def markers(name: str) -> tuple[str, str]:
-    command = "make benchmarks-llm" if name == "llm" else "make benchmarks"
-    return f"<!-- {name}: written by `{command}` (eval/benchmarks.py) -->", f"<!-- /{name} -->"
+    command = WRITERS.get(name, "make benchmarks")
+    script = command if command.endswith(".py") else "eval/benchmarks.py"
+    return f"<!-- {name}: written by `{command}` ({script}) -->", f"<!-- /{name} -->"
 
 
 def write_sections(path: Path, sections: dict[str, str], skeleton: str | None = None) -> None:

@@ -18,8 +18,9 @@ from qa.retrieve import Retriever, resolve
 from qa.settings import Settings
 from qa.store import Index
 from qa.reader import Reader, shared_reader
+from qa.short_answer import ShortAnswers, shared_short_answers
 from qa.support import Evidence, TermWeights, score
-from qa.types import Answer, Hit
+from qa.types import Answer, Citation, Hit, ShortAnswer
 
 MAX_QUESTION_CHARS = 2_000
 
@@ -55,6 +56,8 @@ class Assistant:
         self._loaded: tuple[str, Index, Retriever, TermWeights] | None = None
         self._answerers: dict[str, Answerer] = {}
         self.reader: Reader | None = shared_reader(Path(self.settings.reader)) if self.settings.reader else None
+        self.short_answers: ShortAnswers | None = (
+            shared_short_answers(Path(self.settings.short_answer)) if self.settings.short_answer else None)
 
     # -- the index -------------------------------------------------------------------------
     def _current(self) -> tuple[Index, Retriever, TermWeights]:
@@ -130,6 +133,11 @@ class Assistant:
         chosen = self.answerer(answerer)
         draft = chosen.answer(question, evidence, read.index)
         timings["answer"] = _ms(started)
+        short = None
+        if not draft.abstained and draft.citations and self.short_answers is not None:
+            started = time.perf_counter()
+            short = self.short_answer(read.query, draft.citations[0], read.index)
+            timings["short_answer"] = _ms(started)
         timings["total"] = _ms(began)
         return Answer(
             question=question,
@@ -143,7 +151,15 @@ class Assistant:
             reader_score=evidence[0].support if evidence and evidence[0].reader is not None else None,
             prompt=draft.prompt,
             notes=draft.notes,
+            claims=draft.claims,
+            short_answer=short,
         )
+
+    def short_answer(self, query: str, citation: Citation, index: Index) -> ShortAnswer | None:
+        """The answer's words in the first cited sentence, when the short-answer model is confident."""
+        title = index.documents[citation.doc_id].document.title
+        pick = self.short_answers.pick(query, title, citation.text)
+        return None if pick is None else ShortAnswer(pick.text, 1, pick.start, pick.end)
 
     def evidence(self, question: str, history: list[str], doc_ids: list[str] | None = None,
                  timings: dict[str, float] | None = None) -> Reading:

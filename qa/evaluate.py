@@ -259,8 +259,6 @@ def ask_all(assistant: Assistant, questions: list[GoldQuestion], distractor: boo
 # --- scoring ---------------------------------------------------------------------------------
 def scored(q: GoldQuestion, asked: Asked, doc_texts: dict[str, str]) -> tuple[dict, metrics.Scores]:
     """The question's line of results.jsonl, and its Scores."""
-    from qa.answer.llm import REMOVED_CLAIM
-
     answer = asked.answer
     cited = [metrics.Span(c.doc_id, c.start, c.end) for c in answer.citations]
     retrieved = [metrics.Span(h.sentence.doc_id, h.sentence.start, h.sentence.end) for h in answer.hits[:RETRIEVAL_K]]
@@ -268,8 +266,7 @@ def scored(q: GoldQuestion, asked: Asked, doc_texts: dict[str, str]) -> tuple[di
     matches = metrics.match(cited, retrieved, [metrics.locate(item, doc_texts) for item in supporting])
     spoken = asked.without_threshold if answer.abstained else answer
     spoke = spoken is not None and not spoken.abstained
-    # The short answer is the reader's; answer records of answerers without one may lack the field.
-    short_answer = getattr(answer, "short_answer", None)
+    short_answer = answer.short_answer.text if answer.short_answer else None
     scores = metrics.score(
         answer=answer.answer,
         abstained=answer.abstained,
@@ -280,7 +277,7 @@ def scored(q: GoldQuestion, asked: Asked, doc_texts: dict[str, str]) -> tuple[di
         confidence=max((c.score for c in spoken.citations), default=None) if spoke else None,
         answer_without_threshold=spoken.answer if spoke else "",
         short_answer=short_answer,
-        llm_claims_removed=sum(note.startswith(REMOVED_CLAIM) for note in answer.notes),
+        llm_claims_removed=sum(not claim.supported for claim in answer.claims),
     )
     line = {
         "id": q.id,

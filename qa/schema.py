@@ -68,6 +68,24 @@ class SearchHit(HitRecord):
                    lexical=round(hit.lexical, 4))
 
 
+class ShortAnswerAt(_Open):
+    """Where the short answer's words lie: `citation` is the 1-based number of the citation whose
+    text holds them, `start` and `end` their character offsets in that text."""
+
+    citation: int
+    start: int
+    end: int
+
+
+class ClaimRecord(_Open):
+    """One sentence of an LLM answer with the claim check's verdict."""
+
+    text: str
+    cites: list[str] = Field(description="Ids of the sentences it cites (empty when it cited none that exist)")
+    supported: bool = Field(description="Whether the cited sentences state it; unsupported claims are left out of the answer")
+    score: float | None = Field(description="The check's score (0..1) for how well they state it; null without a valid citation")
+
+
 class AnswerRecord(_Open):
     """The grounded answer, as `qa ask --json` prints it."""
 
@@ -76,8 +94,13 @@ class AnswerRecord(_Open):
     abstained: bool = Field(description="True when the documents do not answer the question (the text says so)")
     reader_score: float | None = Field(None, description="The best sentence's calibrated support (0..1), which "
                                                          "abstention compares with abstain_below; null without the reader")
+    short_answer: str | None = Field(None, description="The answer's words, taken from a cited sentence (lead with "
+                                                       "them); null when the short-answer model is not confident")
+    short_answer_at: ShortAnswerAt | None = Field(None, description="Where `short_answer` lies in its citation")
     answerer: str = Field(description="What wrote the answer: extractive, openai or gguf")
     citations: list[CitationRecord]
+    claims: list[ClaimRecord] = Field(default_factory=list, description="An LLM answer's sentences, each with the "
+                                      "claim check's verdict; empty for extractive answers, which quote their sentences")
     timings_ms: dict[str, float] = Field(description="Milliseconds spent in each stage of the answer")
     retrieval_query: str | None = Field(None, description="(debug) the question as resolved against the history")
     notes: list[str] | None = Field(None, description="(debug) e.g. LLM claims dropped as unsupported")

@@ -100,6 +100,9 @@ class Settings:
     # with the question, and support becomes its calibrated combination with resemblance. Empty:
     # resemblance alone.
     reader: str = str(resources.files("qa") / "models" / "reader-int8.onnx")
+    # The short-answer model (qa/short_answer.py; short-answer.json beside it): the answer's words
+    # inside the best cited sentence, led with when it is confident. Empty: no short answers.
+    short_answer: str = str(resources.files("qa") / "models" / "short-answer-int8.onnx")
 
     # --- optional LLM answerers: chosen explicitly, never by default ---
     llm_base_url: str = ""

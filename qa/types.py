@@ -128,6 +128,30 @@ class Citation:
         )
 
 
+@dataclass(frozen=True)
+class Claim:
+    """One sentence of an LLM answer and the claim check's verdict on it (qa/answer/grounding.py):
+    whether the sentences it cites (`cites`: their ids) state it, and the calibrated chance that
+    they do (None when it cited nothing valid). Unsupported claims are left out of the answer
+    text; front ends may show them as removed."""
+
+    text: str
+    cites: tuple[str, ...]
+    supported: bool
+    score: float | None
+
+
+@dataclass(frozen=True)
+class ShortAnswer:
+    """The answer's words inside a cited sentence (qa/short_answer.py): `citation` is the 1-based
+    number of that citation, `start`/`end` offsets into its text."""
+
+    text: str
+    citation: int
+    start: int
+    end: int
+
+
 @dataclass
 class Answer:
     """What `ask()` returns. Markers [1], [2] … in `answer` are 1-based positions in `citations`."""
@@ -145,6 +169,8 @@ class Answer:
     # The best sentence's calibrated support, which the abstention decision compared with
     # abstain_below; None when no reader was used.
     reader_score: float | None = None
+    short_answer: ShortAnswer | None = None
+    claims: list[Claim] = field(default_factory=list)  # an LLM answer's sentences, each checked
 
     def by_claim(self, limit: int | None = None) -> list[list[tuple[int, Citation]]]:
         """The (first `limit`) citations, numbered as their markers, grouped by the claim they
@@ -162,6 +188,9 @@ class Answer:
             "answer": self.answer,
             "abstained": self.abstained,
             "reader_score": None if self.reader_score is None else round(self.reader_score, 4),
+            "short_answer": self.short_answer.text if self.short_answer else None,
+            "short_answer_at": None if self.short_answer is None else {
+                "citation": self.short_answer.citation, "start": self.short_answer.start, "end": self.short_answer.end},
             "answerer": self.answerer,
             "citations": [
                 {
@@ -179,6 +208,8 @@ class Answer:
                 }
                 for c in self.citations
             ],
+            "claims": [{"text": c.text, "cites": list(c.cites), "supported": c.supported,
+                        "score": None if c.score is None else round(c.score, 4)} for c in self.claims],
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
         }
         if debug:

@@ -69,3 +69,20 @@ def test_timings_are_reported(assistant):
     timings = assistant.ask("Who leads the Coalition of the Willing?").timings_ms
     assert {"retrieve", "support", "answer", "total"} <= set(timings)
     assert timings["total"] >= timings["retrieve"] > 0
+
+
+def test_a_confident_short_answer_leads_and_lies_in_its_citation(assistant):
+    answer = assistant.ask("How many countries are ready to send personnel?")
+    short = answer.short_answer
+    assert short is not None and "10" in short.text
+    assert answer.citations[short.citation - 1].text[short.start : short.end] == short.text
+    record = answer.to_json()
+    assert record["short_answer"] == short.text
+    assert record["short_answer_at"] == {"citation": short.citation, "start": short.start, "end": short.end}
+    assert "short_answer" in answer.timings_ms
+
+
+def test_no_short_answer_without_an_answer_or_confidence(assistant):
+    assert assistant.ask("What is the capital of Peru?").short_answer is None
+    # The best span of the cited sentence is too unsure to lead with: the sentence alone answers.
+    assert assistant.ask("What did the US rule out?").short_answer is None

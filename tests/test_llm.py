@@ -47,6 +47,20 @@ def test_invented_ids_and_unsupported_claims_are_dropped(llm):
     assert "[99]" in notes and "Paris" in notes and "cheese" in notes
 
 
+def test_each_claim_carries_the_checks_verdict_and_a_swapped_fact_is_removed(llm):
+    claims = ("The United States has ruled out deploying ground troops [S{0}]. "
+              "The United States has ruled out deploying fighter jets [S{0}].")
+    assistant, _ = llm(lambda p: claims.format(sentence_number(p, "ruled out deploying ground troops")))
+    answer = assistant.ask("What did the US rule out?")
+    assert answer.answer == "The United States has ruled out deploying ground troops [1]."
+    kept, swapped = answer.claims
+    assert kept.supported and kept.cites == (answer.citations[0].id,) and 0.5 < kept.score <= 1
+    assert not swapped.supported and swapped.score < kept.score and "fighter jets" in swapped.text
+    record = answer.to_json()
+    assert [c["supported"] for c in record["claims"]] == [True, False]
+    assert record["claims"][1]["cites"] == [answer.citations[0].id]
+
+
 def test_active_content_in_model_output_is_removed(llm):
     def reply(prompt):
         troops = sentence_number(prompt, "ruled out deploying ground troops")

@@ -8,7 +8,8 @@ One module per job:
 - multihop.py: rules for two-fact questions (second_fact, subject_of, continuation, names_subject)
 - citer.py: the learned two-document citer (Citer, fitted by eval/train_citer.py into qa/citer.json)
 - llm.py: the optional LLM answerers (make_answerer), each answer sentence checked against its
-  citations
+  citations by grounding.py (ClaimCheck, fitted by eval/calibrate_claims.py into
+  qa/models/claims.json)
 """
 
 from qa.answer.claims import claims_from

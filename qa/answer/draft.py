@@ -9,7 +9,7 @@ from typing import Protocol
 
 from qa.store import Index
 from qa.support import Evidence
-from qa.types import Citation, Sentence
+from qa.types import Citation, Claim, Sentence
 
 # Openers that tie a sentence to its neighbours; out of context they read as non sequiturs.
 _CONNECTIVE = re.compile(
@@ -27,6 +27,7 @@ class Draft:
     citations: list[Citation] = field(default_factory=list)
     prompt: str | None = None
     notes: list[str] = field(default_factory=list)
+    claims: list[Claim] = field(default_factory=list)  # an LLM's sentences with the claim check's verdicts
 
 
 class Answerer(Protocol):

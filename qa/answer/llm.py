@@ -2,8 +2,9 @@
 
 The model sees numbered retrieved sentences and must cite them as [S3]. Every answer sentence is
 then checked: ids the model invented are dropped, a sentence with no valid citation or whose
-citations do not support it is removed, and when nothing supported survives the extractive answer
-is returned instead. The model never decides alone what the documents say.
+citations do not state it (the claim check, qa/answer/grounding.py) is removed, and when nothing
+supported survives the extractive answer is returned instead. The model never decides alone what
+the documents say; the answer record lists every sentence with the check's verdict.
 """
 
 from __future__ import annotations
@@ -16,23 +17,18 @@ from typing import Protocol
 from qa.answer.claims import claims_from
 from qa.answer.draft import Draft, with_markers
 from qa.answer.extractive import Extractive
+from qa.answer.grounding import ClaimCheck
 from qa.errors import UserError
 from qa.sanitize import clean
 from qa.settings import Settings
 from qa.store import Index
-from qa.support import Evidence, TermWeights, coverage, terms
-from qa.types import Citation
+from qa.support import Evidence, TermWeights
+from qa.types import Citation, Claim
 
 # Package data, so an installed wheel has it too; the checkout's top-level prompts/ links here.
 PROMPT_FILE = Path(str(resources.files("qa") / "prompts" / "answer.txt"))
 NOT_FOUND = "NOT IN DOCUMENTS"
 _MARKER = re.compile(r"\[S(\d+)\]")
-# A claim is supported when the sentences it cites contain most of its content words and mean
-# nearly the same: the same two signals the extractive answerer is calibrated on.
-MIN_COVERAGE = 0.6
-MIN_COSINE = 0.55
-# How the notes of a claim the check took out begin; qa eval counts them.
-REMOVED_CLAIM = ("removed a claim with no valid citation", "removed an unsupported claim")
 # Sentences that speak to the model rather than about the world ("ignore previous instructions…",
 # "SYSTEM: …", "new rules: …", or our own [S3] citation format) are a document trying to steer
 # the answer (indirect prompt injection): the model never sees them, so it can neither obey nor
@@ -87,7 +83,7 @@ class LLMAnswerer:
         self.name = backend.name
         self.backend = backend
         self.settings = settings
-        self.encoder = encoder
+        self.check = ClaimCheck(encoder)
         self.fallback = Extractive(settings)
         self.template = PromptTemplate(prompt_file.read_text(encoding="utf-8"))
         if set(self.template.template_vars) != {"context", "question"}:
@@ -113,6 +109,7 @@ class LLMAnswerer:
         if draft.abstained or not draft.citations:
             fallback = self.fallback.answer(question, evidence, index)
             fallback.prompt, fallback.notes = prompt, draft.notes + ["no supported claim survived: extractive answer shown"]
+            fallback.claims = draft.claims
             return fallback
         return draft
 
@@ -125,6 +122,7 @@ class LLMAnswerer:
         from qa.sentences import segmenter
 
         citations: list[Citation] = []
+        claims: list[Claim] = []
         number_of: dict[int, int] = {}
         parts = []
         weights = self._term_weights(index)
@@ -139,14 +137,14 @@ class LLMAnswerer:
             if invented:
                 notes.append(f"dropped invented citation ids {invented}")
             if not valid:
-                notes.append(f"{REMOVED_CLAIM[0]}: {statement!r}")
+                notes.append(f"removed a claim with no valid citation: {statement!r}")
+                claims.append(Claim(statement, (), supported=False, score=None))
                 continue
             cited = [shown[i - 1] for i in valid]
-            statement_vector = self.encoder.encode([statement])[0]
-            cosine = max(float(e.vector @ statement_vector) for e in cited)
-            covered = coverage({t: 1.0 for t in terms(statement)}, set().union(*(terms(e.hit.sentence.text) for e in cited)), weights)
-            if covered < MIN_COVERAGE or cosine < MIN_COSINE:
-                notes.append(f"{REMOVED_CLAIM[1]} (coverage {covered:.2f}, cosine {cosine:.2f}): {statement!r}")
+            verdict = self.check.judge(statement, cited, weights)
+            claims.append(Claim(statement, tuple(e.hit.sentence.id for e in cited), verdict.supported, verdict.score))
+            if not verdict.supported:
+                notes.append(f"removed an unsupported claim (claim check {verdict.score:.2f}): {statement!r}")
                 continue
             markers = ""
             for i in valid:
@@ -155,7 +153,7 @@ class LLMAnswerer:
                     number_of[i] = len(citations)
                 markers += f"[{number_of[i]}]"
             parts.append(with_markers(statement, markers))
-        return Draft(" ".join(parts), abstained=False, citations=citations, notes=notes)
+        return Draft(" ".join(parts), abstained=False, citations=citations, notes=notes, claims=claims)
 
     def _term_weights(self, index: Index) -> TermWeights:
         key = index.manifest.get("generation", "")
