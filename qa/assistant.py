@@ -19,7 +19,7 @@ from qa.settings import Settings
 from qa.store import Index
 from qa.reader import Reader, shared_reader
 from qa.short_answer import ShortAnswers, shared_short_answers
-from qa.support import Evidence, TermWeights, score
+from qa.support import Evidence, TermWeights, expected_kind, score
 from qa.types import Answer, Citation, Hit, ShortAnswer
 
 MAX_QUESTION_CHARS = 2_000
@@ -136,7 +136,9 @@ class Assistant:
         short = None
         if not draft.abstained and draft.citations and self.short_answers is not None:
             started = time.perf_counter()
-            short = self.short_answer(read.query, draft.citations[0], read.index)
+            # The question as asked, not the retrieval query: a follow-up's own words say what it
+            # wants from the sentence already chosen (the earlier turn only found it).
+            short = self.short_answer(question, draft.citations[0], read.index)
             timings["short_answer"] = _ms(started)
         timings["total"] = _ms(began)
         return Answer(
@@ -155,11 +157,16 @@ class Assistant:
             short_answer=short,
         )
 
-    def short_answer(self, query: str, citation: Citation, index: Index) -> ShortAnswer | None:
-        """The answer's words in the first cited sentence, when the short-answer model is confident."""
+    def short_answer(self, question: str, citation: Citation, index: Index) -> ShortAnswer | None:
+        """The answer's words in the first cited sentence, when the short-answer model is confident
+        and they are the kind of answer asked for (a "when" question's words hold a time, a "how
+        many" question's a number: on dev, the model's confident misses included names for both)."""
         title = index.documents[citation.doc_id].document.title
-        pick = self.short_answers.pick(query, title, citation.text)
-        return None if pick is None else ShortAnswer(pick.text, 1, pick.start, pick.end)
+        pick = self.short_answers.pick(question, title, citation.text)
+        kind = expected_kind(question)
+        if pick is None or (kind is not None and not kind.search(pick.text)):
+            return None
+        return ShortAnswer(pick.text, 1, pick.start, pick.end)
 
     def evidence(self, question: str, history: list[str], doc_ids: list[str] | None = None,
                  timings: dict[str, float] | None = None) -> Reading:

@@ -211,6 +211,8 @@ class Scores:
     gold_cited_strict: int = 0
     gold_retrieved: int = 0
     llm_claims_removed: int = 0  # answer sentences an LLM wrote that the claim check took out
+    short_answer_given: bool = False  # an answered, answerable question led with a short answer
+    short_answer_right: bool = False  # ... whose token F1 against a gold answer is at least 0.5
 
     @property
     def graded(self) -> bool:
@@ -258,6 +260,7 @@ def score(
     `short_answer`, when the answerer gave one, is what exact match and token F1 read."""
     answered = answerable and not abstained
     span = answer if short_answer is None else short_answer
+    short_given = answered and short_answer is not None
     return Scores(
         answerable=answerable,
         abstained=abstained,
@@ -277,6 +280,8 @@ def score(
         gold_cited_strict=sum(matches.gold_cited_strict),
         gold_retrieved=sum(matches.gold_retrieved),
         llm_claims_removed=llm_claims_removed,
+        short_answer_given=short_given,
+        short_answer_right=short_given and token_f1(short_answer, golds) >= 0.5,
     )
 
 
@@ -300,6 +305,8 @@ HIGHER_IS_BETTER = {
     "unanswerable_abstained": True,
     "false_abstention": False,
     "overall_correct": True,
+    "short_answer_shown": True,
+    "short_answer_precision": True,
     "latency_p50_ms": False,
     "latency_p95_ms": False,
 }
@@ -340,6 +347,8 @@ def terms(s: Scores) -> dict[str, tuple[float, float]]:
         "unanswerable_abstained": where(not answerable, s.abstained),
         "false_abstention": where(answerable, s.abstained),
         "overall_correct": where(True, s.found if answerable else s.abstained),
+        "short_answer_shown": where(answerable and not s.abstained, s.short_answer_given),
+        "short_answer_precision": where(s.short_answer_given, s.short_answer_right),
     }
 
 

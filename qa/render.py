@@ -36,8 +36,16 @@ def format_sources(citations) -> list[str]:
     return lines
 
 
+def answer_text(answer: Answer) -> str:
+    """The answer with its markers, led by the short answer's words when there are any:
+    "Financial Times [1]", then the cited sentences' statement."""
+    if answer.short_answer is None:
+        return answer.answer
+    return f"{answer.short_answer.text} [{answer.short_answer.citation}]\n\n{answer.answer}"
+
+
 def format_answer(answer: Answer, debug: bool = False) -> str:
-    lines = [answer.answer]
+    lines = [answer_text(answer)]
     if answer.citations:
         lines.append("")
         lines.extend(format_sources(answer.citations))

@@ -25,6 +25,8 @@ MEANING = {
     "unanswerable_abstained": "unanswerable questions where it said the documents don't say",
     "false_abstention": "answerable questions where it abstained (lower is better)",
     "overall_correct": "all questions handled right: gold answer given, or abstained when unanswerable",
+    "short_answer_shown": "answered, answerable questions that led with a short answer",
+    "short_answer_precision": "short answers shown whose token F1 against a gold answer is at least 0.5",
     "latency_p50_ms": "median time of one ask(), ms",
     "latency_p95_ms": "95th percentile time of one ask(), ms",
 }

@@ -375,11 +375,11 @@ def configured_answerers(settings) -> list[str]:
 
 def chat_text(answer: Answer) -> str:
     """The answer with its markers, then the sources quoted, for clients that show only text."""
-    from qa.render import format_sources
+    from qa.render import answer_text, format_sources
 
     if not answer.citations:
         return answer.answer
-    return answer.answer + "\n\nSources:\n" + "\n".join(format_sources(answer.citations))
+    return answer_text(answer) + "\n\nSources:\n" + "\n".join(format_sources(answer.citations))
 
 
 def _text(content: str | list[dict] | None) -> str:

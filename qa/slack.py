@@ -29,7 +29,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from qa.errors import UserError
 from qa.flags import add_answerer_flag, add_index_flags, settings_from
-from qa.types import Answer, Citation, locator_text
+from qa.types import Answer, Citation, ShortAnswer, locator_text
 
 if TYPE_CHECKING:
     from slack_bolt import App
@@ -414,8 +414,10 @@ def render(answer: Answer) -> tuple[str, list[dict]]:
     """
     body = escape(answer.answer)
     # An abstention says so in its own words ("The documents don't say…"); the icon sets it apart.
-    blocks: list[dict] = [_section(f":information_source: {body}" if answer.abstained else body)]
-    fallback = [body]
+    short = answer.short_answer
+    lead = f"*{_bold_safe(escape(short.text))}* [{short.citation}]\n" if short else ""
+    blocks: list[dict] = [_section(f":information_source: {body}" if answer.abstained else lead + body)]
+    fallback = [lead + body]
     if answer.citations:
         blocks += [{"type": "divider"}, _context("*Sources*")]
         fallback.append("Sources:")
@@ -424,13 +426,26 @@ def render(answer: Answer) -> tuple[str, list[dict]]:
             if len(documents) > 1:
                 blocks.append(_context(f"reported by {len(documents)} sources"))
             for number, c in cited:
-                quote = _clip(escape(" ".join(c.text.split())), SECTION_CHARS - 200)
+                quote = _clip(_quoted(c.text, number, short), SECTION_CHARS - 200)
                 blocks.append(_section(f"*[{number}]* {_where(c)}\n>{quote}"))
                 fallback.append(f"[{number}] {_where(c)}")
         if len(answer.citations) > MAX_SOURCES:
             blocks.append(_context(f"and {len(answer.citations) - MAX_SOURCES} more sources"))
     blocks.append(_rating_buttons())
     return _clip("\n".join(fallback), FALLBACK_CHARS), blocks
+
+
+def _quoted(sentence: str, number: int, short: ShortAnswer | None) -> str:
+    """A cited sentence for a quote block, with the short answer's words in bold when they are in it."""
+    if short is None or short.citation != number or sentence[short.start : short.end] != short.text:
+        return escape(" ".join(sentence.split()))
+    words = _bold_safe(escape(" ".join(short.text.split())))
+    return " ".join(f"{escape(sentence[: short.start])}*{words}*{escape(sentence[short.end :])}".split())
+
+
+def _bold_safe(text: str) -> str:
+    """Text inside *bold*: an asterisk of its own would end the bold early."""
+    return text.replace("*", "∗")
 
 
 def _rating_buttons() -> dict[str, Any]:

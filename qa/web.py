@@ -7,7 +7,7 @@ both: HTML entities for <, >, & and quotes, and numeric entities for markdown pu
 
 from __future__ import annotations
 
-from qa.types import Answer, locator_text
+from qa.types import Answer, ShortAnswer, locator_text
 
 # One pass, so no entity is escaped twice: HTML's specials and markdown's punctuation alike.
 _INERT = {c: f"&#{ord(c)};" for c in "&<>\"'[]()*_`!#~|\\{}+-=:"}
@@ -25,7 +25,19 @@ def answer_html(answer: Answer) -> str:
         body = body.replace(escaped, f'<sup class="cite">&#91;{number}&#93;</sup>')
     if answer.abstained:
         return f'<div class="abstained">{body}</div>'
+    if answer.short_answer is not None:
+        short = answer.short_answer
+        return (f'<div class="short-answer"><b>{text(short.text)}</b> '
+                f'<sup class="cite">&#91;{short.citation}&#93;</sup></div>{body}')
     return body
+
+
+def with_answer_words(sentence: str, number: int, short: ShortAnswer | None) -> str:
+    """The quoted sentence, escaped, with the short answer's words set apart when they are in it."""
+    if short is None or short.citation != number or sentence[short.start : short.end] != short.text:
+        return text(sentence)
+    return (f'{text(sentence[: short.start])}<strong class="answer-words">{text(short.text)}</strong>'
+            f"{text(sentence[short.end :])}")
 
 
 def sources_html(answer: Answer, context_of) -> str:
@@ -53,7 +65,8 @@ def sources_html(answer: Answer, context_of) -> str:
             before, sentence, after = context_of(c)
             parts.append(
                 f'<div class="source" id="source-{number}"><div class="where"><b>&#91;{number}&#93;</b> {where}</div>'
-                f'<div class="context">{text(before)} <mark>{text(sentence)}</mark> {text(after)}</div></div>'
+                f'<div class="context">{text(before)} <mark>{with_answer_words(sentence, number, answer.short_answer)}</mark> '
+                f'{text(after)}</div></div>'
             )
         parts.append("</div>")
     parts.append("</div>")
@@ -66,6 +79,8 @@ sup.cite { color: #1a5fb4; font-weight: bold; }
 .sources .source { margin: 0 0 12px 0; padding: 8px; border: 1px solid #ddd; border-radius: 6px; }
 .sources .where { font-size: 0.9em; color: #333; margin-bottom: 4px; }
 .sources mark { background: #fff3a3; padding: 0 2px; }
+.sources mark .answer-words { background: #ffd43b; }
+.short-answer { font-size: 1.1em; margin-bottom: 6px; }
 .sources .claim:has(.corroborated) { border-left: 4px solid #26a269; padding-left: 8px; margin-bottom: 12px; }
 .sources .corroborated { font-size: 0.85em; color: #26a269; font-weight: bold; margin: 0 0 6px; }
 .sources .context { line-height: 1.45; }

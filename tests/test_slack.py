@@ -16,7 +16,7 @@ pytest.importorskip("slack_bolt")
 
 from qa.cli import main  # noqa: E402
 from qa.slack import APOLOGY, create_app, http_server, question_text, render  # noqa: E402
-from qa.types import Answer, Citation  # noqa: E402
+from qa.types import Answer, Citation, ShortAnswer  # noqa: E402
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 TROOP_FILES = ("000_03cab0ef675863a0.txt", "001_7b5fe780b854878b.txt")
@@ -209,6 +209,19 @@ def test_document_and_model_text_cannot_ping_link_or_break_blocks():
 
     for block in blocks:
         Block.parse(block).validate_json()
+
+
+def test_the_short_answer_leads_and_is_bold_inside_its_quoted_sentence():
+    sentence = "The plan was first reported by the Financial Times on August 26."
+    citation = Citation(id="s1", doc_id="001.txt", sentence_index=1, start=0, end=len(sentence), text=sentence,
+                        page=None, score=0.9)
+    at = sentence.index("Financial Times")
+    answer = Answer(question="Which publication broke the story?", answer=sentence[:-1] + " [1].", abstained=False,
+                    citations=[citation], short_answer=ShortAnswer("Financial Times", 1, at, at + len("Financial Times")))
+    text, blocks = render(answer)
+    assert text.startswith("*Financial Times* [1]\n")
+    quoted = json.dumps(blocks)
+    assert "reported by the *Financial Times* on August 26." in quoted
 
 
 def test_the_command_fails_with_a_hint_not_a_traceback(monkeypatch, capsys, sample_index, standin):

@@ -49,3 +49,21 @@ def test_text_is_escaped_for_html_and_markdown():
     shown = text('<img src=x onerror="alert(1)"> ![x](http://evil/?q=1) [a](javascript:alert(1))')
     assert "<" not in shown and "[" not in shown and "(" not in shown and "!" not in shown
     assert 'class="abstained"' in answer_html(Answer(question="q", answer="The documents don't say.", abstained=True))
+
+
+def test_the_short_answer_and_its_words_in_the_source_are_escaped_and_set_apart():
+    from qa.types import Answer, Citation, ShortAnswer
+    from qa.web import answer_html, sources_html
+
+    sentence = "Reported by <b>The *Times*</b> [x](http://evil) on Monday."
+    words = "<b>The *Times*</b>"
+    at = sentence.index(words)
+    citation = Citation(id="s1", doc_id="a.txt", sentence_index=0, start=0, end=len(sentence), text=sentence,
+                        page=None, score=0.9)
+    answer = Answer(question="q", answer=sentence + " [1]", abstained=False, citations=[citation],
+                    short_answer=ShortAnswer(words, 1, at, at + len(words)))
+    lead = answer_html(answer)
+    assert lead.startswith('<div class="short-answer"><b>') and "<b>The" not in lead
+    shown = sources_html(answer, lambda c: ("", c.text, ""))
+    assert '<strong class="answer-words">&#60;b&#62;The &#42;Times&#42;&#60;/b&#62;</strong>' in shown
+    assert "http://evil" not in shown and "<b>The" not in shown
