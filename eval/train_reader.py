@@ -113,14 +113,19 @@ def datasets() -> tuple[list, dict]:
     return train, held
 
 
-def batches(pairs: list, size: int, rng: random.Random) -> list[list]:
-    """Shuffled batches of similar-length pairs, so little compute goes into padding."""
-    order = pairs[:]
+def pair_length(pair: tuple) -> int:
+    return len(pair[0]) + len(pair[1])
+
+
+def batches(items: list, size: int, rng: random.Random, length=pair_length) -> list[list]:
+    """Shuffled batches of similar-`length` items (the reader's pairs by default), so little compute
+    goes into padding. eval/train_short_answer.py batches with it too."""
+    order = items[:]
     rng.shuffle(order)
     chunk = size * 50
     out = []
     for start in range(0, len(order), chunk):
-        part = sorted(order[start : start + chunk], key=lambda p: len(p[0]) + len(p[1]))
+        part = sorted(order[start : start + chunk], key=length)
         out += [part[i : i + size] for i in range(0, len(part), size)]
     rng.shuffle(out)
     return out
@@ -209,19 +214,83 @@ def held_out_figures(model, tokenizer, held: dict, limit: int | None) -> dict:
     return report
 
 
-def train(args) -> None:
+def seeded(seed: int, threads: int) -> random.Random:
+    """Offline, Python's, numpy's and torch's generators seeded, torch on `threads` threads; a
+    Random of its own for the data order. The first step of both training scripts."""
     import numpy as np
     import torch
-    from transformers import AutoTokenizer, get_linear_schedule_with_warmup
 
-    from qa.embedding import model_path, offline
+    from qa.embedding import offline
 
     offline()
-    random.seed(SEED)
-    np.random.seed(SEED)
-    torch.manual_seed(SEED)
-    torch.set_num_threads(args.threads)
-    rng = random.Random(SEED)
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.set_num_threads(threads)
+    return random.Random(seed)
+
+
+def optimizer_of(model, lr: float, head_lr: float):
+    """AdamW over the encoder at `lr` and the head at `head_lr`. The word embeddings stay as
+    packaged: they are half the weights, so updating them is half the optimizer's time, and a few
+    thousand questions would only drift the words they contain away from those they don't."""
+    import torch
+
+    model.encoder.embeddings.word_embeddings.weight.requires_grad_(False)
+    return torch.optim.AdamW([
+        {"params": [p for p in model.encoder.parameters() if p.requires_grad], "lr": lr},
+        {"params": model.head.parameters(), "lr": head_lr},
+    ], weight_decay=0.01)
+
+
+def fit(model, plan: list[list], loss_of_batch, optimizer, every: int, after_epoch):
+    """Train `model` on `plan` (an epoch's batches per epoch): a linear schedule with 10% warmup
+    over all the steps, gradients clipped at 1.0, the mean loss printed every `every` steps, then
+    after each epoch, in eval mode, `after_epoch(epoch)`. Returns what the last after_epoch
+    returned and the seconds taken. eval/train_short_answer.py trains with it too."""
+    import torch
+    from transformers import get_linear_schedule_with_warmup
+
+    steps = sum(len(p) for p in plan)
+    schedule = get_linear_schedule_with_warmup(optimizer, int(0.1 * steps), steps)
+    began = time.time()
+    step = 0
+    result = None
+    for epoch, epoch_batches in enumerate(plan, start=1):
+        model.train()
+        running = 0.0
+        for batch in epoch_batches:
+            loss = loss_of_batch(batch)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            schedule.step()
+            optimizer.zero_grad()
+            step += 1
+            running += loss.item()
+            if step % every == 0:
+                elapsed = time.time() - began
+                print(f"epoch {epoch} step {step}/{steps} loss {running / every:.4f} "
+                      f"({elapsed / 60:.1f} min, {elapsed / step * (steps - step) / 60:.1f} min left)", flush=True)
+                running = 0.0
+        model.eval()
+        result = after_epoch(epoch)
+    return result, time.time() - began
+
+
+def eval_limit(args, epoch: int, sample: int) -> int | None:
+    """Held-out items per set after `epoch`: between epochs a sample shows the trend (`sample`, or
+    --eval-limit); the last epoch's figures are the model's (--eval-limit, default all)."""
+    return args.eval_limit if epoch == args.epochs else (args.eval_limit or sample)
+
+
+def train(args) -> None:
+    import torch
+    from transformers import AutoTokenizer
+
+    from qa.embedding import model_path
+
+    rng = seeded(SEED, args.threads)
 
     pairs, held = datasets()
     if args.limit:
@@ -233,46 +302,22 @@ def train(args) -> None:
     base = model_path()
     tokenizer = AutoTokenizer.from_pretrained(str(base))
     model = reader_net(base)
-    # The word embeddings stay as packaged: they are half the weights, so updating them is half
-    # the optimizer's time, and a few thousand questions would only drift the words they contain
-    # away from those they don't.
-    model.encoder.embeddings.word_embeddings.weight.requires_grad_(False)
-    optimizer = torch.optim.AdamW([
-        {"params": [p for p in model.encoder.parameters() if p.requires_grad], "lr": args.lr},
-        {"params": model.head.parameters(), "lr": args.head_lr},
-    ], weight_decay=0.01)
+    optimizer = optimizer_of(model, args.lr, args.head_lr)
     plan = [batches(pairs, args.batch, rng) for _ in range(args.epochs)]
-    steps = sum(len(p) for p in plan)
-    schedule = get_linear_schedule_with_warmup(optimizer, int(0.1 * steps), steps)
     loss_fn = torch.nn.BCEWithLogitsLoss()
-    began = time.time()
-    step = 0
-    for epoch, epoch_batches in enumerate(plan, start=1):
-        model.train()
-        running = 0.0
-        for batch in epoch_batches:
-            inputs = encode(tokenizer, batch)
-            labels = torch.tensor([float(p[2]) for p in batch])
-            loss = loss_fn(model(**inputs), labels)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            schedule.step()
-            optimizer.zero_grad()
-            step += 1
-            running += loss.item()
-            if step % 50 == 0:
-                elapsed = time.time() - began
-                print(f"epoch {epoch} step {step}/{steps} loss {running / 50:.4f} "
-                      f"({elapsed / 60:.1f} min, {elapsed / step * (steps - step) / 60:.1f} min left)", flush=True)
-                running = 0.0
-        model.eval()
-        # Between epochs a sample shows the trend; the last epoch's figures are the model's.
-        limit = args.eval_limit if epoch == args.epochs else (args.eval_limit or 150)
-        dev = held_out_figures(model, tokenizer, held, limit)
-        print(f"epoch {epoch} held-out figures: {json.dumps(dev)}", flush=True)
 
-    write(model, tokenizer, Path(args.out), dev, len(pairs), positives, args, time.time() - began)
+    def loss_of_batch(batch: list):
+        inputs = encode(tokenizer, batch)
+        labels = torch.tensor([float(p[2]) for p in batch])
+        return loss_fn(model(**inputs), labels)
+
+    def after_epoch(epoch: int) -> dict:
+        dev = held_out_figures(model, tokenizer, held, eval_limit(args, epoch, 150))
+        print(f"epoch {epoch} held-out figures: {json.dumps(dev)}", flush=True)
+        return dev
+
+    dev, seconds = fit(model, plan, loss_of_batch, optimizer, 50, after_epoch)
+    write(model, tokenizer, Path(args.out), dev, len(pairs), positives, args, seconds)
 
 
 PROBES = [
@@ -364,18 +409,25 @@ def write(model, tokenizer, out: Path, dev: dict, pairs: int, positives: int, ar
     print(f"wrote {out / 'reader-int8.onnx'} and {out / 'reader.json'}", flush=True)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--epochs", type=int, default=1)
-    parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=8e-5)
-    parser.add_argument("--head-lr", type=float, default=2e-3)
+def training_arguments(doc: str, epochs: int, batch: int, lr: float, head_lr: float, items: str,
+                       held_items: str) -> argparse.ArgumentParser:
+    """The options both training scripts take, with each script's defaults; `items` are what
+    --limit samples, `held_items` what --eval-limit counts."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--epochs", type=int, default=epochs)
+    parser.add_argument("--batch", type=int, default=batch)
+    parser.add_argument("--lr", type=float, default=lr)
+    parser.add_argument("--head-lr", type=float, default=head_lr)
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
-    parser.add_argument("--limit", type=int, default=None, help="train on a seeded sample of this many pairs")
-    parser.add_argument("--eval-limit", type=int, default=None, help="held-out questions per set (default: all)")
+    parser.add_argument("--limit", type=int, default=None, help=f"train on a seeded sample of this many {items}")
+    parser.add_argument("--eval-limit", type=int, default=None, help=f"held-out {held_items} per set (default: all)")
     parser.add_argument("--out", default=str(ROOT / "qa" / "models"))
-    args = parser.parse_args(argv)
-    train(args)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    train(training_arguments(__doc__, epochs=1, batch=32, lr=8e-5, head_lr=2e-3, items="pairs",
+                             held_items="questions").parse_args(argv))
     return 0
 
 

@@ -30,20 +30,30 @@ Fixed seeds; the result does not depend on a GPU (CPU training, deterministic da
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import random
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "eval"))
 
-from train_reader import QUANTIZATION, export_onnx, held_out, load, quantize_int8
+from train_reader import (
+    QUANTIZATION,
+    batches,
+    eval_limit,
+    export_onnx,
+    fit,
+    held_out,
+    load,
+    optimizer_of,
+    quantize_int8,
+    seeded,
+    training_arguments,
+)
 
 from qa.files import sha256_of
 from qa.metrics import exact_match, normalize, token_f1
@@ -224,32 +234,17 @@ def calibration(rows_by_set: dict, strict: bool) -> tuple[float, dict, list]:
     return chosen["threshold"], at, [e for e in table if round(e["threshold"] * 100) % 5 == 0 or e is chosen]
 
 
-def batches(examples: list, size: int, rng: random.Random) -> list[list]:
-    """Shuffled batches of similar-length examples, so little compute goes into padding."""
-    order = examples[:]
-    rng.shuffle(order)
-    chunk = size * 50
-    out = []
-    for begin in range(0, len(order), chunk):
-        part = sorted(order[begin : begin + chunk], key=lambda e: len(e["question"]) + len(e["sentence"]))
-        out += [part[i : i + size] for i in range(0, len(part), size)]
-    rng.shuffle(out)
-    return out
+def example_length(example: dict) -> int:
+    return len(example["question"]) + len(example["sentence"])
 
 
 def train(args) -> None:
-    import numpy as np
     import torch
-    from transformers import AutoTokenizer, get_linear_schedule_with_warmup
+    from transformers import AutoTokenizer
 
-    from qa.embedding import model_path, offline
+    from qa.embedding import model_path
 
-    offline()
-    random.seed(SEED)
-    np.random.seed(SEED)
-    torch.manual_seed(SEED)
-    torch.set_num_threads(args.threads)
-    rng = random.Random(SEED)
+    rng = seeded(SEED, args.threads)
 
     base = model_path()
     tokenizer = AutoTokenizer.from_pretrained(str(base))
@@ -263,11 +258,7 @@ def train(args) -> None:
 
     model = span_net(base)
     # As the reader: the word embeddings stay as packaged (half the weights, few examples).
-    model.encoder.embeddings.word_embeddings.weight.requires_grad_(False)
-    optimizer = torch.optim.AdamW([
-        {"params": [p for p in model.encoder.parameters() if p.requires_grad], "lr": args.lr},
-        {"params": model.head.parameters(), "lr": args.head_lr},
-    ], weight_decay=0.01)
+    optimizer = optimizer_of(model, args.lr, args.head_lr)
     if args.checkpoint and Path(args.checkpoint).exists():  # trained before: only evaluate and write
         saved = torch.load(args.checkpoint)
         model.load_state_dict(saved["state"])
@@ -276,40 +267,24 @@ def train(args) -> None:
         print(f"from {args.checkpoint}: held-out figures: {json.dumps(figures(rows))}", flush=True)
         finish(model, tokenizer, rows, held, counts, len(examples), args, saved["seconds"])
         return
-    plan = [batches(examples, args.batch, rng) for _ in range(args.epochs)]
-    steps = sum(len(p) for p in plan)
-    schedule = get_linear_schedule_with_warmup(optimizer, int(0.1 * steps), steps)
+    plan = [batches(examples, args.batch, rng, example_length) for _ in range(args.epochs)]
     loss_fn = torch.nn.CrossEntropyLoss()
-    began = time.time()
-    step = 0
-    for epoch, epoch_batches in enumerate(plan, start=1):
-        model.train()
-        running = 0.0
-        for batch in epoch_batches:
-            inputs = encode(tokenizer, batch)
-            logits = model(**model_inputs(inputs))
-            outside = ~passage_mask(inputs)
-            starts = logits[..., 0].masked_fill(outside, -1e4)
-            ends = logits[..., 1].masked_fill(outside, -1e4)
-            loss = (loss_fn(starts, torch.tensor([e["first"] for e in batch]))
-                    + loss_fn(ends, torch.tensor([e["last"] for e in batch])))
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            schedule.step()
-            optimizer.zero_grad()
-            step += 1
-            running += loss.item()
-            if step % 20 == 0:
-                elapsed = time.time() - began
-                print(f"epoch {epoch} step {step}/{steps} loss {running / 20:.4f} "
-                      f"({elapsed / 60:.1f} min, {elapsed / step * (steps - step) / 60:.1f} min left)", flush=True)
-                running = 0.0
-        model.eval()
-        limit = args.eval_limit if epoch == args.epochs else (args.eval_limit or 100)
-        rows = scored(model, tokenizer, held, limit)
+
+    def loss_of_batch(batch: list):
+        inputs = encode(tokenizer, batch)
+        logits = model(**model_inputs(inputs))
+        outside = ~passage_mask(inputs)
+        starts = logits[..., 0].masked_fill(outside, -1e4)
+        ends = logits[..., 1].masked_fill(outside, -1e4)
+        return (loss_fn(starts, torch.tensor([e["first"] for e in batch]))
+                + loss_fn(ends, torch.tensor([e["last"] for e in batch])))
+
+    def after_epoch(epoch: int) -> dict:
+        rows = scored(model, tokenizer, held, eval_limit(args, epoch, 100))
         print(f"epoch {epoch} held-out figures: {json.dumps(figures(rows))}", flush=True)
-    seconds = time.time() - began
+        return rows
+
+    rows, seconds = fit(model, plan, loss_of_batch, optimizer, 20, after_epoch)
     if args.checkpoint:
         torch.save({"state": model.state_dict(), "seconds": seconds}, args.checkpoint)
     finish(model, tokenizer, rows, held, counts, len(examples), args, seconds)
@@ -414,20 +389,12 @@ def write(model, tokenizer, out: Path, torch_rows: dict, held: dict, counts: dic
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--lr", type=float, default=1e-4)
-    parser.add_argument("--head-lr", type=float, default=1e-3)
+    parser = training_arguments(__doc__, epochs=3, batch=16, lr=1e-4, head_lr=1e-3, items="examples",
+                                held_items="examples")
     parser.add_argument("--hotpot", type=int, default=None, help="a seeded sample of this many HotpotQA questions (default: all)")
-    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
-    parser.add_argument("--limit", type=int, default=None, help="train on a seeded sample of this many examples")
-    parser.add_argument("--eval-limit", type=int, default=None, help="held-out examples per set (default: all)")
-    parser.add_argument("--out", default=str(ROOT / "qa" / "models"))
     parser.add_argument("--checkpoint", default=None,
                         help="save the trained torch weights here; if it exists, load them instead of training")
-    args = parser.parse_args(argv)
-    train(args)
+    train(parser.parse_args(argv))
     return 0
 
 

@@ -2,12 +2,12 @@
 damaged file, and reads what word overlap and cosine could not."""
 
 import json
-import shutil
 import subprocess
 import sys
 
 import pytest
 from conftest import ROOT
+from models_helpers import damaged_copy, other_format_copy
 
 from qa.reader import Reader, ReaderError, model_files
 from qa.settings import Settings
@@ -27,11 +27,7 @@ def test_the_shipped_reader_matches_its_torch_scores_on_the_recorded_probes():
 
 def test_a_damaged_reader_is_refused_with_what_to_do(tmp_path):
     onnx_file, meta_file = model_files()
-    damaged = tmp_path / onnx_file.name
-    shutil.copy(onnx_file, damaged)
-    with open(damaged, "r+b") as f:
-        f.seek(1000)
-        f.write(b"\x00" * 64)
+    damaged = damaged_copy(onnx_file, tmp_path)
     with pytest.raises(ReaderError, match="damaged.*reinstall"):
         Reader(damaged, meta_file).score("q", ["p"])
     with pytest.raises(ReaderError, match="missing"):
@@ -40,10 +36,7 @@ def test_a_damaged_reader_is_refused_with_what_to_do(tmp_path):
 
 def test_a_reader_trained_for_another_input_is_refused(tmp_path):
     onnx_file, meta_file = model_files()
-    meta = json.loads(meta_file.read_text())
-    meta["format"] = "something older"
-    other = tmp_path / "reader.json"
-    other.write_text(json.dumps(meta))
+    other = other_format_copy(meta_file, tmp_path)
     with pytest.raises(ReaderError, match="train_reader"):
         Reader(onnx_file, other).score("q", ["p"])
 

@@ -2,12 +2,12 @@
 refuses a damaged file, finds the answer words in real sentences, and keeps quiet when unsure."""
 
 import json
-import shutil
 import subprocess
 import sys
 
 import pytest
 from conftest import ROOT
+from models_helpers import damaged_copy, other_format_copy
 
 from qa.metrics import normalize
 from qa.short_answer import Pick, ShortAnswerError, ShortAnswers, model_files
@@ -40,11 +40,7 @@ def test_the_shipped_model_matches_its_torch_probabilities_on_the_recorded_probe
 
 def test_a_damaged_model_is_refused_with_what_to_do(tmp_path):
     onnx_file, meta_file = model_files()
-    damaged = tmp_path / onnx_file.name
-    shutil.copy(onnx_file, damaged)
-    with open(damaged, "r+b") as f:
-        f.seek(1000)
-        f.write(b"\x00" * 64)
+    damaged = damaged_copy(onnx_file, tmp_path)
     with pytest.raises(ShortAnswerError, match="damaged.*reinstall.*train_short_answer"):
         ShortAnswers(damaged, meta_file).pick("q", "t", "s")
     with pytest.raises(ShortAnswerError, match="missing"):
@@ -53,10 +49,7 @@ def test_a_damaged_model_is_refused_with_what_to_do(tmp_path):
 
 def test_a_model_trained_for_another_input_is_refused(tmp_path):
     onnx_file, meta_file = model_files()
-    meta = json.loads(meta_file.read_text())
-    meta["format"] = "something older"
-    other = tmp_path / "short-answer.json"
-    other.write_text(json.dumps(meta))
+    other = other_format_copy(meta_file, tmp_path)
     with pytest.raises(ShortAnswerError, match="train_short_answer"):
         ShortAnswers(onnx_file, other).pick("q", "t", "s")
 
