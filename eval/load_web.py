@@ -210,9 +210,9 @@ def report(result, args, askers: str) -> None:
     """Print what a load run measured; `askers` names who asked ("32 users"). eval/load_api.py
     reports through this too."""
     latencies, errors, wall = result
-    from qa.metrics import percentile
+    import numpy as np
 
-    pct = lambda p: percentile(latencies, p * 100) if latencies else float("nan")  # noqa: E731
+    pct = lambda p: float(np.percentile(latencies, p * 100)) if latencies else float("nan")  # noqa: E731
     memory = f", server peak RSS {peak_rss_mb(args.pid):.0f} MB" if args.pid else ""
     print(f"{askers} for {args.seconds:.0f} s, think {args.think:g} s: answered {len(latencies)} "
           f"({len(latencies) / wall:.1f}/s), errors {len(errors)}, p50 {pct(0.5):.2f} s, p95 {pct(0.95):.2f} s, "

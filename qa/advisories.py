@@ -3,6 +3,8 @@ untrusted input, with the first release that fixed each. tests/test_advisories.p
 installed release, or the floor in pyproject.toml, is older. Add new advisories here, nowhere else.
 """
 
+from packaging.version import Version
+
 ADVISORIES = {
     "gradio": [
         ("GHSA-39mp-8hj3-5c49", "6.7.0"),  # absolute path traversal via /static/ (Windows, Python 3.13+)
@@ -17,8 +19,4 @@ ADVISORIES = {
 
 def minimum(package: str) -> str:
     """The first release that fixes every advisory listed for `package`."""
-    return max((fixed for _, fixed in ADVISORIES[package]), key=_release)
-
-
-def _release(version: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in version.split(".")[:3])
+    return max((fixed for _, fixed in ADVISORIES[package]), key=Version)

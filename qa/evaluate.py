@@ -311,8 +311,9 @@ def scored(q: GoldQuestion, asked: Asked, doc_texts: dict[str, str]) -> tuple[di
 def stage_latencies(asked: list[Asked]) -> dict[str, float]:
     """Median ms of each stage of ask() (load, retrieve, support, answer, total)."""
     stages = sorted({stage for a in asked for stage in a.answer.timings_ms})
-    return {stage: round(metrics.percentile(sorted(a.answer.timings_ms.get(stage, 0.0) for a in asked), 50), 1)
-            for stage in stages}
+    import numpy as np
+
+    return {stage: round(float(np.median([a.answer.timings_ms.get(stage, 0.0) for a in asked])), 1) for stage in stages}
 
 
 # --- what a figure can be traced to ---------------------------------------------------------

@@ -364,10 +364,12 @@ def term_arrays(scores: list[Scores]) -> dict[str, tuple[np.ndarray, np.ndarray]
 
 def point_figures(scores: list[Scores], arrays: dict | None = None) -> dict:
     """The headline figures without their intervals: for replaying many settings quickly."""
+    import numpy as np
+
     arrays = term_arrays(scores) if arrays is None else arrays
     figures: dict = {key: _ratio(part.sum(), whole.sum()) for key, (part, whole) in arrays.items()}
-    latencies = sorted(s.latency_ms for s in scores)
-    return figures | {key: _round(percentile(latencies, q), 1) for key, q in LATENCY.items()}
+    latencies = [s.latency_ms for s in scores]
+    return figures | {key: _round(float(np.percentile(latencies, q)), 1) if latencies else None for key, q in LATENCY.items()}
 
 
 def aggregate(scores: list[Scores]) -> dict:
@@ -459,16 +461,6 @@ def abstention_curve(scores: list[Scores], thresholds: list[float], intervals: b
             point["ci95"] = bootstrap(len(scores), {key: _ratio_of(part, whole) for key, (part, whole) in parts.items()})
         curve.append(point)
     return curve
-
-
-def percentile(sorted_values: list[float], q: float) -> float | None:
-    """Linear-interpolated percentile (numpy's default) of already sorted values."""
-    if not sorted_values:
-        return None
-    at = (len(sorted_values) - 1) * q / 100
-    low = int(at)
-    high = min(low + 1, len(sorted_values) - 1)
-    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (at - low)
 
 
 # --- the regression gate --------------------------------------------------------------------

@@ -21,7 +21,6 @@ from qa.metrics import (
     locate,
     match,
     normalize,
-    percentile,
     score,
     token_f1,
 )
@@ -121,12 +120,6 @@ def test_abstention_curve_from_confidences():
     curve = abstention_curve([answered, abstained, unanswerable_answered, nothing_retrieved], [0.0, 0.4, 0.6, 0.9])
     assert [(p["precision"], p["coverage"], p["unanswerable_abstained"]) for p in curve] == [
         (pytest.approx(2 / 3, abs=1e-4), 1.0, 0.5), (0.5, 0.5, 0.5), (1.0, 0.5, 1.0), (None, 0.0, 1.0)]
-
-
-@pytest.mark.parametrize("values", [[5.0], [1.0, 2.0], [3.0, 1.0, 10.0, 7.0, 2.5]])
-def test_percentile_matches_numpy(values):
-    for q in (0, 50, 95, 100):
-        assert percentile(sorted(values), q) == pytest.approx(np.percentile(values, q))
 
 
 def _answered(found: bool, abstained: bool = False) -> Scores:
