@@ -21,7 +21,9 @@ def test_ask_follow_up_and_see_sources(index_copy, tmp_path):
 
         ask(page, "Who leads the Coalition of the Willing?", "United Kingdom and France")
         ask(page, "How many countries are ready to send personnel to it?", "10 countries")
-        # The short answer leads, and its words are set apart inside the quoted sentence.
+        # A one-claim answer leads with its short answer, whose words are set apart inside the
+        # quoted sentence.
+        ask(page, "How many countries are ready to send personnel?", "about 10")
         assert page.locator(".short-answer").last.inner_text().startswith("about 10")
         assert page.locator(".sources mark .answer-words").first.inner_text() == "about 10"
         ask(page, "What is the capital of Peru?", "Nothing in them answers")
