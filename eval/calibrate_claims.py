@@ -158,6 +158,7 @@ def main() -> None:
     from sklearn.linear_model import LogisticRegression
 
     from qa.answer.grounding import FEATURES, calibration_file
+    from qa.metrics import bootstrap
     from qa.files import write_atomically
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -197,7 +198,14 @@ def main() -> None:
         return model, score >= threshold, threshold
 
     def passed(verdicts) -> dict:
-        return {group: round(float(verdicts[member & ~fit].mean()), 3) for group, member in groups.items()}
+        """Per group, the share passed on the report half and its 95% interval (the group's claims
+        resampled with replacement, qa.metrics.bootstrap)."""
+        out = {}
+        for group, member in groups.items():
+            shown = verdicts[member & ~fit].astype(float)
+            interval = bootstrap(len(shown), {"passed": lambda rows, v=shown: v[rows].mean(axis=1)})["passed"]
+            out[group] = {"share": round(float(shown.mean()), 3), "ci95": interval}
+        return out
 
     model, check, threshold = fitted(full[:, : len(FEATURES)])
     figures = {"claims": {group: int((member & ~fit).sum()) for group, member in groups.items()},
@@ -213,9 +221,9 @@ def main() -> None:
            "report_half": figures}
     print(f"threshold {threshold:.3f}; share passed on the report half (claims):", file=sys.stderr)
     for group in groups:
-        print(f"  {group:45s} {figures['claims'][group]:4d}: check {figures['passed'][group]:.3f}, lexical rule "
-              f"{figures['passed_by_the_lexical_rule'][group]:.3f}, with the reader "
-              f"{figures['passed_with_the_reader_as_a_fourth_reading'][group]:.3f}", file=sys.stderr)
+        print(f"  {group:45s} {figures['claims'][group]:4d}: check {shown(figures['passed'][group])}, lexical rule "
+              f"{shown(figures['passed_by_the_lexical_rule'][group])}, with the reader "
+              f"{shown(figures['passed_with_the_reader_as_a_fourth_reading'][group])}", file=sys.stderr)
     if not args.dry_run:
         from benchmarks import README, write_sections  # eval/benchmarks.py, beside this script
 
@@ -224,13 +232,18 @@ def main() -> None:
         print(f"wrote {calibration_file()} and its table in {README}", file=sys.stderr)
 
 
+def shown(figure: dict) -> str:
+    low, high = figure["ci95"]
+    return f"{figure['share']:.3f} ({low:.2f}-{high:.2f})"
+
+
 def readme_table(figures: dict) -> str:
-    """The report half's figures as the README shows them."""
+    """The report half's figures as the README shows them, with 95% intervals."""
     rows = ["| claims | check | lexical rule it replaced (coverage >= 0.6, cosine >= 0.55) | with the reader as a fourth reading |",
             "|---|---|---|---|"]
     for group, claims in figures["claims"].items():
-        rows.append(f"| {group} ({claims}) | {figures['passed'][group]:.3f} | {figures['passed_by_the_lexical_rule'][group]:.3f} "
-                    f"| {figures['passed_with_the_reader_as_a_fourth_reading'][group]:.3f} |")
+        rows.append(f"| {group} ({claims}) | {shown(figures['passed'][group])} | {shown(figures['passed_by_the_lexical_rule'][group])} "
+                    f"| {shown(figures['passed_with_the_reader_as_a_fourth_reading'][group])} |")
     return "\n".join(rows)
 
 
