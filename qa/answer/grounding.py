@@ -23,7 +23,7 @@ import numpy as np
 
 from qa.errors import UserError
 from qa.reader import combined
-from qa.support import Evidence, TermWeights, coverage, mentions, names, terms
+from qa.support import Evidence, TermWeights, coverage, mentions, names, terms_of
 
 FEATURES = ("coverage", "cosine", "specifics")
 _NUMBER = re.compile(r"\d[\d,.]*\d|\d")
@@ -66,7 +66,8 @@ def readings(claim: str, cited: list[Evidence], weights: TermWeights, encoder) -
     """FEATURES of `claim` against the evidence it cites."""
     vector = encoder.encode([claim])[0]
     cosine = max(float(e.vector @ vector) for e in cited)
-    covered = coverage({t: 1.0 for t in terms(claim)}, set().union(*(terms(e.hit.sentence.text) for e in cited)), weights)
+    claim_terms, *cited_terms = terms_of([claim] + [e.hit.sentence.text for e in cited])
+    covered = coverage({t: 1.0 for t in claim_terms}, set().union(*cited_terms), weights)
     cited_text = " ".join(e.hit.sentence.text for e in cited)
     wanted = names(claim) | set(_NUMBER.findall(claim))
     specifics = sum(mentions(w, cited_text) for w in wanted) / len(wanted) if wanted else 1.0
