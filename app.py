@@ -49,6 +49,9 @@ log = logging.getLogger("groundqa.web")
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="groundqa web chat")
     parser.add_argument("--index", type=Path, default=None, help="index folder (default: index/default)")
+    parser.add_argument("--store", default=None, metavar="STORE",
+                        help="faiss (the index folder, default) or an index wholly in Milvus: milvus://HOST:PORT[/NAME] "
+                             "or PATH.db (Milvus Lite); env QA_STORE")
     parser.add_argument("--docs", type=Path, action="append", default=[], help="index these documents first")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=7860)
@@ -300,20 +303,21 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     args = parse_args(argv)
     try:
-        settings = Settings.load(index_dir=args.index)
+        settings = Settings.load(index_dir=args.index, vector_store=args.store)
         auth = credentials(args.host, args.insecure_open)
         if args.api:
             from qa.server import require_token
 
             require_token(args.host, os.environ.get("QA_API_TOKEN"))
-        from qa import store
+        from qa import location
         from qa.assistant import Assistant
         from qa.ingest import ingest
 
-        docs = args.docs or ([] if store.exists(settings.index_dir) else [SAMPLE_CORPUS])
+        docs = args.docs or ([] if location.exists(settings) else [SAMPLE_CORPUS])
         if docs:
-            print(f"Indexing {', '.join(map(str, docs))} into {settings.index_dir} …", file=sys.stderr)
-            print(format_report(ingest(docs, settings, progress=True), settings.index_dir), file=sys.stderr)
+            where = location.describe(settings)
+            print(f"Indexing {', '.join(map(str, docs))} into {where} …", file=sys.stderr)
+            print(format_report(ingest(docs, settings, progress=True), where), file=sys.stderr)
         assistant = Assistant(settings)
         assistant.ask("warm up")  # load the model and index before the first user waits for them
     except UserError as exc:

@@ -10,16 +10,16 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
-from qa import store
+from qa import location
 from qa.answer import Answerer, Extractive, make_answerer
 from qa.embedding import Encoder, default_encoder, model_queried_by
 from qa.errors import UserError
 from qa.retrieve import Retriever, resolve
 from qa.settings import Settings
-from qa.store import Index
+from qa.store import Index, TermWeights
 from qa.reader import Reader, shared_reader
 from qa.short_answer import ShortAnswers, shared_short_answers
-from qa.support import Evidence, TermWeights, expected_kind, score
+from qa.support import Evidence, expected_kind, score
 from qa.types import Answer, Citation, Hit, ShortAnswer
 
 MAX_QUESTION_CHARS = 2_000
@@ -61,25 +61,14 @@ class Assistant:
 
     # -- the index -------------------------------------------------------------------------
     def _current(self) -> tuple[Index, Retriever, TermWeights]:
-        index_dir = Path(self.settings.index_dir)
-        pointer = index_dir / "CURRENT"
-        try:
-            generation = pointer.read_text().strip()
-        except OSError:
-            generation = ""
+        generation = location.generation(self.settings)
         with self._lock:
             if self._loaded is None or self._loaded[0] != generation:
                 # Read per generation: a rebuild may have embedded its documents another way.
-                model = model_queried_by(self.encoder, store.recorded_model(index_dir))
-                index = store.open_index(
-                    index_dir,
-                    model,
-                    self.encoder.dimension,
-                    self.settings.index_fingerprint(model),
-                    vector_store=self.settings.vector_store,
-                )
-                retriever = Retriever(index, self.encoder, self.settings)
-                self._loaded = (generation, index, retriever, TermWeights(index))
+                model = model_queried_by(self.encoder, location.recorded_model(self.settings))
+                index = location.open_live(self.settings, model, self.encoder.dimension)
+                retriever = location.retriever_for(index, self.encoder, self.settings)
+                self._loaded = (generation, index, retriever, index.term_weights())
             return self._loaded[1:]
 
     @property

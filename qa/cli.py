@@ -47,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--rebuild", action="store_true", help="start a new index instead of updating it")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--watch", action="store_true", help="keep running; ingest again whenever the files change")
+    p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                   help="split and embed on Ray: a local Ray on this machine's cores, or the cluster at ADDRESS "
+                        "(auto, ray://HOST:10001); needs groundqa[ray]")
     p.set_defaults(run=_ingest)
 
     p = sub.add_parser("ask", help="answer one question (or JSON lines on stdin with --jsonl)")
@@ -135,15 +138,20 @@ def _config(args) -> int:
 
 # -- commands ---------------------------------------------------------------------------------
 def _ingest(args) -> int:
+    from qa import location
     from qa.ingest import ingest
 
     settings = settings_from(args)
     if args.watch:
+        from qa.errors import UserError
         from qa.watch import watch
 
+        if args.ray is not None:
+            raise UserError("--watch ingests each change in this process: drop --ray, or run the Ray ingest without --watch.")
+
         return watch(args.paths, settings, rebuild=args.rebuild, progress=not args.quiet)
-    report = ingest(args.paths, settings, rebuild=args.rebuild, progress=not args.quiet)
-    print(format_report(report, settings.index_dir))
+    report = ingest(args.paths, settings, rebuild=args.rebuild, progress=not args.quiet, ray=args.ray)
+    print(format_report(report, location.describe(settings)))
     return 0 if report.count("indexed") + report.count("unchanged") else 1
 
 

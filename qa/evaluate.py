@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from qa import metrics
+from qa import location, metrics, milvus
 from qa.errors import UserError
 from qa.files import code_version, sha256_of
 from qa.flags import add_answerer_flag, add_index_flags, settings_from
@@ -198,7 +198,9 @@ def prepared(settings: Settings, docs: list[Path] | None, keep: bool, progress: 
         import tempfile
 
         with tempfile.TemporaryDirectory(prefix="qa-eval-") as scratch:
-            temporary = settings.with_(index_dir=Path(scratch) / "index")
+            # Kept in the same kind of store: a Milvus index is measured in a scratch Milvus Lite file.
+            lite = str(Path(scratch) / "index.db") if milvus.target_of(settings.vector_store) else "faiss"
+            temporary = settings.with_(index_dir=Path(scratch) / "index", vector_store=lite)
             _ingest(docs, temporary, progress)
             yield temporary
         return
@@ -212,7 +214,7 @@ def _ingest(docs: list[Path], settings: Settings, progress: bool) -> None:
     from qa.render import format_report
 
     report = ingest(docs, settings, progress=progress)
-    print(format_report(report, settings.index_dir), file=sys.stderr)
+    print(format_report(report, location.describe(settings)), file=sys.stderr)
     if not report.documents:
         raise UserError(f"Nothing in {' '.join(map(str, docs))} could be indexed.")
 
@@ -384,7 +386,7 @@ def run(args, settings: Settings | None = None) -> int:
         "answerer": asked[0].answer.answerer,
         "abstain_below": settings.abstain_below,
         "documents": len(index.documents),
-        "sentences": len(index.sentences),
+        "sentences": index.sentence_count,
         "workers": args.workers,
         "seconds_answering": round(seconds, 1),
         "seconds_total": round(time.perf_counter() - began, 1),

@@ -21,8 +21,8 @@ def add_index_flags(p: argparse.ArgumentParser) -> None:
                    help="any setting, e.g. --set top_k=20 (repeatable; `qa config` lists them)")
     p.add_argument("--index", type=Path, default=None, metavar="DIR", help="index folder (default: index/default)")
     p.add_argument("--store", default=None, metavar="STORE",
-                   help="where the vectors live: faiss (default), milvus://HOST:PORT or PATH.db (Milvus Lite); "
-                        "env QA_STORE")
+                   help="where the index lives: faiss (an index folder, the default) or wholly in Milvus: "
+                        "milvus://HOST:PORT[/NAME] or PATH.db (Milvus Lite), no folder needed; env QA_STORE")
 
 
 def add_answerer_flag(p: argparse.ArgumentParser) -> None:

@@ -5,8 +5,7 @@ re-embedded; documents whose files vanished from an ingested folder are dropped.
 generation stays live until the new one is completely written.
 
 A rebuild keeps only what is ingested now, but still takes the vectors of unchanged documents
-from the old index when it is sound and built the same way, whatever store it used: that is how
-an index moves from FAISS to Milvus without embedding everything again.
+from the old index when it is sound and built the same way (see _live).
 """
 
 from __future__ import annotations
@@ -15,19 +14,20 @@ import hashlib
 import json
 import sys
 import time
+from collections.abc import Callable, Iterator
 from contextlib import closing, nullcontext
 from pathlib import Path
 
 import numpy as np
 
-from qa import store
+from qa import location, milvus, store
 from qa.documents import discover, is_url, load
 from qa.embedding import Encoder, encoder_for
 from qa.errors import UserError
 from qa.loaders import NoText, Skip
 from qa.sentences import split_all
 from qa.settings import Settings
-from qa.store import Index, StoredDocument, window_text
+from qa.store import Index, IndexProblem, StoredDocument, check_manifest, window_text
 from qa.types import Document, FileOutcome, IngestReport, Sentence
 
 
@@ -45,10 +45,13 @@ def ingest(
     rebuild: bool = False,
     progress: bool = False,
     wait: float = -1,
+    ray: str | None = None,
 ) -> IngestReport:
-    """Add or refresh the documents under `paths` in the index at `settings.index_dir`.
+    """Add or refresh the documents under `paths` in the index the settings name (qa/location.py).
 
     `wait` is how long to wait for another ingest of the same index (-1: as long as it takes).
+    `ray` splits and embeds on a Ray cluster at that address ("" for a local Ray on this machine's
+    cores; None: in this process).
     Two ingests of one index are serialized by an OS file lock, which the kernel releases when
     its holder dies, so a killed ingest never leaves a stale lock behind.
     """
@@ -56,34 +59,60 @@ def ingest(
 
     began = time.perf_counter()
     # An index is updated with the encoder that built it; a new or rebuilt one gets the setting's.
-    encoder = encoder or encoder_for(None if rebuild else store.recorded_model(settings.index_dir), settings.embedding)
-    settings.index_dir.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(settings.index_dir / ".lock"))
-    try:
-        lock.acquire(timeout=wait)
-    except Timeout:
-        raise IndexBusy(f"The index at {settings.index_dir} is busy: another ingest is running.") from None
-    try:
-        report = _ingest_locked(paths, settings, encoder, rebuild, progress)
-    finally:
-        lock.release()
+    encoder = encoder or encoder_for(None if rebuild else location.recorded_model(settings), settings.embedding)
+    if milvus.target_of(settings.vector_store):
+        # Milvus Lite serves one process at a time; a Milvus server takes one ingest per alias at a
+        # time by convention (docs/scale.md): a lock file here could not see other machines.
+        report = _ingest_locked(paths, settings, encoder, rebuild, progress, ray)
+    else:
+        settings.index_dir.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(settings.index_dir / ".lock"))
+        try:
+            lock.acquire(timeout=wait)
+        except Timeout:
+            raise IndexBusy(f"The index at {settings.index_dir} is busy: another ingest is running.") from None
+        try:
+            report = _ingest_locked(paths, settings, encoder, rebuild, progress, ray)
+        finally:
+            lock.release()
     report.seconds = time.perf_counter() - began
     return report
 
 
-def _ingest_locked(paths, settings: Settings, encoder: Encoder, rebuild: bool, progress: bool) -> IngestReport:
+def _live(settings: Settings, encoder: Encoder, rebuild: bool) -> tuple[Index | None, Index | None]:
+    """The index this ingest updates (None on a rebuild), and where vectors of unchanged documents
+    come from: the live index when sound and built the same way, whatever a rebuild changes. A
+    first ingest into Milvus takes them from the index folder, when there is one: that is how an
+    index moves to Milvus without embedding everything again."""
     fingerprint = settings.index_fingerprint(encoder.name)
-    previous: Index | None = None  # the index this ingest updates
-    donor: Index | None = None  # where vectors of unchanged documents come from
-    if store.exists(settings.index_dir) and not rebuild:
-        previous = donor = store.open_index(
-            settings.index_dir, encoder.name, encoder.dimension, fingerprint, settings.vector_store
-        )
-    elif store.exists(settings.index_dir):
+    target = milvus.target_of(settings.vector_store)
+    rebuild_hint = f"rebuild it: qa ingest PATH... --store {target} --rebuild"
+    if target:
+        live = milvus.load(target)
+        if live is not None:
+            try:
+                check_manifest(live.manifest, f"The index in Milvus at {target}", encoder.name, encoder.dimension,
+                               fingerprint, rebuild_hint)
+            except IndexProblem:
+                if not rebuild:
+                    raise
+                return None, None
+            return (None if rebuild else live), live
+    elif store.exists(settings.index_dir) and not rebuild:
+        live = store.open_index(settings.index_dir, encoder.name, encoder.dimension, fingerprint)
+        return live, live
+    if store.exists(settings.index_dir):
         try:
-            donor = store.open_index(settings.index_dir, encoder.name, encoder.dimension, fingerprint)
+            return None, store.open_index(settings.index_dir, encoder.name, encoder.dimension, fingerprint)
         except UserError:
-            donor = None  # damaged or built another way: everything is embedded again
+            pass  # damaged or built another way: everything is embedded again
+    return None, None
+
+
+def _ingest_locked(paths, settings: Settings, encoder: Encoder, rebuild: bool, progress: bool,
+                   ray: str | None) -> IngestReport:
+    fingerprint = settings.index_fingerprint(encoder.name)
+    previous, donor = _live(settings, encoder, rebuild)
 
     report = IngestReport()
     found, problems = discover(list(paths))
@@ -151,55 +180,42 @@ def _ingest_locked(paths, settings: Settings, encoder: Encoder, rebuild: bool, p
 
     documents: dict[str, StoredDocument] = {}
     sentences: list[Sentence] = []
-    vector_parts: list[np.ndarray | None] = []  # None: to be filled from `fresh` below
-    # Embedded a chunk at a time as the sentences come, so a worker splits the next documents
-    # meanwhile (sentences.split_all).
-    waiting: list[str] = []
-    embedded: list[np.ndarray] = []
+    vector_parts: list[np.ndarray] = []
     bar = _progress(None, progress, "splitting and embedding", "sentence")
 
-    def embed(texts: list[str]) -> None:
-        embedded.append(encoder.encode(texts))
-        report.embedded += len(texts)
+    def embedded(count: int) -> None:
+        report.embedded += count
         if bar is not None:
-            bar.update(len(texts))
+            bar.update(count)
 
     to_split = [doc for doc_id, (doc, _, _) in final.items() if doc_id not in reuse]
-    with closing(split_all(to_split, settings.limits)) as splits, bar if bar is not None else nullcontext():
+    if ray is None:
+        splits = split_and_embed(to_split, settings, encoder, embedded)
+    else:
+        from qa.ray_ingest import split_and_embed_on_ray
+
+        splits = split_and_embed_on_ray(to_split, settings, encoder.name, ray or None, embedded)
+    with closing(splits) as fresh, \
+            bar if bar is not None else nullcontext():
         for doc_id, (doc, root, digest) in final.items():
             if doc_id in reuse:
                 old = reuse[doc_id]
                 doc_sentences = donor.document_sentences(doc_id)
-                vector_parts.append(donor.vectors[old.first_row : old.first_row + old.rows])
+                doc_vectors = donor.vectors[old.first_row : old.first_row + old.rows]
             else:
-                doc_sentences = next(splits)
+                doc_sentences, doc_vectors = next(fresh)
                 if not doc_sentences:
                     _mark(outcomes, doc, "skipped", "no sentences with words in it")
                     continue
-                waiting += [
-                    window_text(doc, doc_sentences, i, settings.window, settings.embed_title)
-                    for i in range(len(doc_sentences))
-                ]
-                while len(waiting) >= EMBED_CHUNK:
-                    embed(waiting[:EMBED_CHUNK])
-                    waiting = waiting[EMBED_CHUNK:]
-                vector_parts.append(None)
             documents[doc_id] = StoredDocument(doc, root, digest, len(sentences), len(doc_sentences))
             sentences.extend(doc_sentences)
+            vector_parts.append(doc_vectors)
             if doc.source in outcomes:
                 outcomes[doc.source].sentences += len(doc_sentences)
-        if waiting:
-            embed(waiting)
 
     unchanged = previous is not None and not report.embedded and list(documents) == list(previous.documents)
     if not documents or unchanged:
         return _finish(report, previous)
-    fresh = np.concatenate(embedded) if embedded else None
-    cursor = 0
-    for part, stored in zip(range(len(vector_parts)), documents.values()):
-        if vector_parts[part] is None:
-            vector_parts[part] = fresh[cursor : cursor + stored.rows]
-            cursor += stored.rows
     manifest = {
         "model": encoder.name,
         "dimension": encoder.dimension,
@@ -207,8 +223,47 @@ def _ingest_locked(paths, settings: Settings, encoder: Encoder, rebuild: bool, p
         "settings": {"window": settings.window, "embed_title": settings.embed_title},
     }
     index = Index(manifest=manifest, documents=documents, sentences=sentences, vectors=np.concatenate(vector_parts))
-    store.write(index, settings, previous)
+    target = milvus.target_of(settings.vector_store)
+    if target:
+        bar = _progress(None, progress, f"writing to Milvus at {target}", "sentence")
+        with bar if bar is not None else nullcontext():
+            milvus.write(index, target, settings.ann_from, bar.update if bar is not None else lambda n: None)
+    else:
+        store.write(index, settings)
     return _finish(report, index)
+
+
+def split_and_embed(
+    docs: list[Document], settings: Settings, encoder: Encoder, embedded: Callable[[int], None] = lambda n: None
+) -> Iterator[tuple[list[Sentence], np.ndarray]]:
+    """Each document's sentences and their vectors, in the order given.
+
+    Sentences are embedded a chunk at a time across documents as they come, so a worker splits
+    the next documents meanwhile (sentences.split_all). `embedded` hears each chunk's size.
+    """
+    pending: list[tuple[list[Sentence], list[str]]] = []
+    waiting = 0
+    with closing(split_all(docs, settings.limits)) as splits:
+        for doc, doc_sentences in zip(docs, splits):
+            texts = [window_text(doc, doc_sentences, i, settings.window, settings.embed_title)
+                     for i in range(len(doc_sentences))]
+            pending.append((doc_sentences, texts))
+            waiting += len(texts)
+            if waiting >= EMBED_CHUNK:
+                yield from _embed(pending, encoder, embedded)
+                pending, waiting = [], 0
+    yield from _embed(pending, encoder, embedded)
+
+
+def _embed(pending, encoder: Encoder, embedded) -> Iterator[tuple[list[Sentence], np.ndarray]]:
+    texts = [text for _, doc_texts in pending for text in doc_texts]
+    vectors = encoder.encode(texts) if texts else np.zeros((0, encoder.dimension), dtype=np.float32)
+    if texts:
+        embedded(len(texts))
+    cursor = 0
+    for doc_sentences, doc_texts in pending:
+        yield doc_sentences, vectors[cursor : cursor + len(doc_texts)]
+        cursor += len(doc_texts)
 
 
 def _finish(report: IngestReport, index: Index | None) -> IngestReport:

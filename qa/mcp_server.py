@@ -106,7 +106,7 @@ def build(assistant: Assistant) -> GroundQAServer:
             documents=[DocumentRecord(doc_id=doc_id, title=stored.document.title, sentences=stored.rows,
                                       pages=len(stored.document.page_starts) or None)
                        for doc_id, stored in index.documents.items()],
-            sentences=len(index.sentences), updated=index.manifest.get("created"))
+            sentences=index.sentence_count, updated=index.manifest.get("created"))
         return listed.model_dump_json()
 
     @server.resource(SCHEME + "/{doc_id}", name="document", title="A document's text", mime_type="text/plain")

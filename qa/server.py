@@ -285,7 +285,7 @@ def create_app(assistant: Assistant, token: str | None = None, max_queue: int = 
             documents=[DocumentRecord(doc_id=doc_id, title=stored.document.title, sentences=stored.rows,
                                       pages=len(stored.document.page_starts) or None)
                        for doc_id, stored in index.documents.items()],
-            sentences=len(index.sentences),
+            sentences=index.sentence_count,
             updated=index.manifest.get("created"),
         )
 

@@ -41,8 +41,9 @@ class Limits:
 @dataclass(frozen=True)
 class Settings:
     index_dir: Path = Path("index") / "default"  # relative to the working directory
-    # Where the vectors live: "faiss" (files inside index_dir) or a Milvus URI (milvus://host:port
-    # for a cluster, or a local file path ending in .db for Milvus Lite).
+    # Where the index lives: "faiss" (files inside index_dir) or wholly in Milvus (qa/milvus.py):
+    # milvus://host:port[/name] for a server or cluster, or a local file path ending in .db for
+    # Milvus Lite; index_dir then only holds local state (feedback, web uploads).
     vector_store: str = "faiss"
     # From this many sentences on, dense search is approximate (HNSW) instead of exact: below it an
     # exact scan is fast enough and loses nothing.

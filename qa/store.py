@@ -7,13 +7,14 @@ Layout of an index folder::
         manifest.json    format, model, dimension, settings fingerprint, checksums of every file
         documents.jsonl  each document's text exactly as stored, its source and content hash
         sentences.jsonl  id, doc_id, index, start, end, page (text is sliced from the document)
-        vectors.npy      float16 unit vectors, one row per sentence window (kept with every store;
-                         held as float16 in memory too, widened only where rows are scored)
+        vectors.npy      float16 unit vectors, one row per sentence window (held as float16 in
+                         memory too, widened only where rows are scored)
         faiss.index      only for approximate (HNSW) FAISS indexes; exact ones are rebuilt from vectors
         bm25/            bm25s arrays (.npy, no pickle) and JSON vocabulary
 
-The manifest names the vector store (qa/vectors.py: FAISS here, or a Milvus collection) and the
-index type, chosen by size: exact below `Settings.ann_from` sentences, HNSW from there on.
+The manifest names the index type, chosen by size (qa/vectors.py): exact below
+`Settings.ann_from` sentences, HNSW from there on. An index kept whole in Milvus instead of a
+folder is qa/milvus.py's; it reads and writes the same Index records.
 
 A new generation is written beside the live one and only then named in CURRENT, so a failed or
 killed ingest leaves the previous index as it was. Nothing here is unpickled, and faiss only
@@ -23,6 +24,7 @@ reads a file whose checksum the manifest vouches for.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import time
@@ -38,7 +40,7 @@ from qa.errors import UserError
 from qa.files import sha256_of
 from qa.settings import INDEX_FORMAT, Settings
 from qa.types import Document, Sentence
-from qa.vectors import Searcher, VectorStoreError
+from qa.vectors import Searcher
 
 
 class IndexProblem(UserError):
@@ -95,6 +97,13 @@ class Index:
         return self._searcher
 
     @property
+    def sentence_count(self) -> int:
+        return len(self.sentences)
+
+    def term_weights(self) -> TermWeights:
+        return LocalTermWeights(self)
+
+    @property
     def bm25(self):
         if self._bm25 is None:
             self._bm25 = build_bm25(self)
@@ -102,9 +111,7 @@ class Index:
 
     @property
     def embeds_sentences_alone(self) -> bool:
-        """Whether each stored vector is its sentence's own embedding (no title, no neighbours)."""
-        shaping = self.manifest.get("settings", {})
-        return shaping.get("window") == 0 and shaping.get("embed_title") is False
+        return embeds_sentences_alone(self.manifest)
 
     # -- navigation ------------------------------------------------------------------------
     def document_sentences(self, doc_id: str) -> list[Sentence]:
@@ -118,6 +125,43 @@ class Index:
             if (d := self.documents.get(doc_id)) is not None
         ]
         return np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+
+
+def embeds_sentences_alone(manifest: dict) -> bool:
+    """Whether each stored vector is its sentence's own embedding (no title, no neighbours)."""
+    shaping = manifest.get("settings", {})
+    return shaping.get("window") == 0 and shaping.get("embed_title") is False
+
+
+class TermWeights:
+    """IDF of stemmed terms over an index's sentences (unknown terms weigh the most)."""
+
+    @staticmethod
+    def idf(sentences: int, df: int | None) -> float:
+        return math.log(1 + sentences / (1 + df)) if df is not None else math.log(1 + sentences)
+
+    def weight(self, term: str) -> float:
+        raise NotImplementedError
+
+
+class LocalTermWeights(TermWeights):
+    """Read off the index's BM25 arrays: a term's column holds one entry per sentence it is in."""
+
+    def __init__(self, index: Index) -> None:
+        n = max(1, len(index.sentences))
+        self._idf = {term: self.idf(n, df) for term, df in document_frequencies(index).items()}
+        self._unknown = self.idf(n, None)
+
+    def weight(self, term: str) -> float:
+        return self._idf.get(term, self._unknown)
+
+
+def document_frequencies(index: Index) -> dict[str, int]:
+    """How many sentences each stemmed term occurs in (with its document's title)."""
+    bm25 = index.bm25
+    indptr = np.asarray(bm25.scores["indptr"]) if len(index.sentences) else np.zeros(1)
+    counts = np.diff(indptr)
+    return {term: int(counts[i]) for term, i in bm25.vocab_dict.items() if i < len(counts)}
 
 
 def window_text(doc: Document, sentences: list[Sentence], i: int, window: int, title: bool) -> str:
@@ -165,20 +209,16 @@ def stemmer():
 
 
 # -- writing ----------------------------------------------------------------------------------
-def write(index: Index, settings: Settings, previous: Index | None = None) -> Path:
-    """Write `index` as a new generation and make it current atomically; return its folder.
-
-    `previous` is the live index this one updates: a Milvus store sends only what it lacks.
-    """
+def write(index: Index, settings: Settings) -> Path:
+    """Write `index` as a new generation and make it current atomically; return its folder."""
     index_dir = settings.index_dir
     index_dir.mkdir(parents=True, exist_ok=True)
-    vectors = vector_stores.from_setting(settings.vector_store)
-    # Sortable by time to the microsecond: Milvus readers compare generations by name.
+    # Sortable by time to the microsecond: _previous compares generations by name.
     generation = f"{datetime.now().strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:8]}"
     tmp = index_dir / f".gen-{generation}.tmp"
     tmp.mkdir()
     try:
-        _write_files(index, tmp, generation, vectors, previous, settings.ann_from)
+        _write_files(index, tmp, generation, settings.ann_from)
         final = index_dir / f"gen-{generation}"
         os.rename(tmp, final)
         _fsync_dir(index_dir)
@@ -195,37 +235,16 @@ def write(index: Index, settings: Settings, previous: Index | None = None) -> Pa
             f"Could not write the new index in {index_dir} ({exc.strerror or exc}); "
             "the previous index is unchanged. Free some space or fix permissions, then ingest again."
         ) from None
-    except VectorStoreError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise IndexProblem(f"{exc} The previous index is unchanged.") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     index.path = final
-    kept = {final.name, *_previous(index_dir, final.name)}
-    index._searcher = vectors.searcher(index, final)
-    try:
-        vectors.retire(index, [_manifest_or_empty(index_dir / name) for name in kept])
-    except VectorStoreError as exc:
-        raise IndexProblem(
-            f"The new index is live, but clearing vectors it no longer uses failed ({exc}); the next ingest retries."
-        ) from None
-    finally:
-        _prune(index_dir, keep=kept)
+    index._searcher = vector_stores.searcher(index.vectors, final)
+    _prune(index_dir, keep={final.name, *_previous(index_dir, final.name)})
     return final
 
 
-def _manifest_or_empty(folder: Path) -> dict:
-    try:
-        return json.loads((folder / "manifest.json").read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-def _write_files(
-    index: Index, folder: Path, generation: str, vectors: vector_stores.VectorStore, previous: Index | None,
-    ann_from: int,
-) -> None:
+def _write_files(index: Index, folder: Path, generation: str, ann_from: int) -> None:
     n = len(index.sentences)
     with open(folder / "documents.jsonl", "w", encoding="utf-8") as f:
         for stored in index.documents.values():
@@ -255,7 +274,7 @@ def _write_files(
     # Search what readers will load: the float16 vectors, so every store scores alike.
     index.vectors = index.vectors.astype(np.float16)
     np.save(folder / "vectors.npy", index.vectors, allow_pickle=False)
-    placed = vectors.prepare(index, folder, generation, previous, ann_from)
+    placed = vector_stores.prepare(index.vectors, folder, ann_from)
     index.bm25.save(str(folder / "bm25"), allow_pickle=False)
     manifest = dict(index.manifest)
     manifest.update(
@@ -327,14 +346,8 @@ def recorded_model(index_dir: Path) -> str | None:
     return model if isinstance(model, str) else None
 
 
-def open_index(
-    index_dir: Path, model: str, dimension: int, fingerprint: str, vector_store: str | None = None
-) -> Index:
-    """Load and verify the live generation; raise IndexProblem with a fix the user can run.
-
-    `vector_store` is the store the caller expects (a Settings.vector_store value); None takes
-    the one the manifest names.
-    """
+def open_index(index_dir: Path, model: str, dimension: int, fingerprint: str) -> Index:
+    """Load and verify the live generation; raise IndexProblem with a fix the user can run."""
     rebuild = f"rebuild it: qa ingest PATH... --index {index_dir} --rebuild"
     if not exists(index_dir):
         raise IndexProblem(f"No index at {index_dir}. Create one first: qa ingest PATH... --index {index_dir}")
@@ -345,27 +358,12 @@ def open_index(
             raise ValueError("manifest is not an object")
     except (OSError, ValueError) as exc:
         raise IndexProblem(f"The index at {index_dir} is damaged ({exc}); {rebuild}") from None
-    if manifest.get("format") != INDEX_FORMAT:
+    check_manifest(manifest, f"The index at {index_dir}", model, dimension, fingerprint, rebuild)
+    if manifest.get("store", "faiss") != "faiss":
         raise IndexProblem(
-            f"The index at {index_dir} has format {manifest.get('format')}, this version reads "
-            f"format {INDEX_FORMAT}; {rebuild}"
-        )
-    if manifest.get("model") != model or manifest.get("dimension") != dimension:
-        raise IndexProblem(
-            f"The index at {index_dir} was built with the model {manifest.get('model')!r} "
-            f"(dimension {manifest.get('dimension')}), not {model!r}; {rebuild}"
-        )
-    if manifest.get("fingerprint") != fingerprint:
-        raise IndexProblem(
-            f"The index at {index_dir} was built with other index settings "
-            f"(fingerprint {manifest.get('fingerprint')}, now {fingerprint}); {rebuild}"
-        )
-    recorded = manifest.get("store", "faiss")  # indexes from before Milvus kept vectors in FAISS
-    if vector_store is not None and not vector_stores.same_store(vector_store, recorded):
-        raise IndexProblem(
-            f"The index at {index_dir} keeps its vectors in {recorded}, not {vector_store}. Use "
-            f"--store {recorded} (or QA_STORE={recorded}), or move it there: "
-            f"qa ingest PATH... --index {index_dir} --store {vector_store} --rebuild"
+            f"The index at {index_dir} keeps its vectors in Milvus ({manifest['store']}), a layout this version "
+            f"no longer reads: an index in Milvus now lives there whole. Rebuild it: "
+            f"qa ingest PATH... --store {manifest['store']} --rebuild (or --index {index_dir} --rebuild for a folder)"
         )
     files = manifest.get("files") or {}
     on_disk = set(_files(folder)) if folder.is_dir() else set()
@@ -376,11 +374,28 @@ def open_index(
             raise IndexProblem(f"The index at {index_dir} is damaged ({rel} fails its checksum); {rebuild}")
     try:
         index = _load(folder, manifest)
-        chosen = vector_store if vector_store is not None else recorded  # the setting may hold credentials
-        index._searcher = vector_stores.from_setting(chosen).searcher(index, folder)
+        index._searcher = vector_stores.searcher(index.vectors, folder)
         return index
     except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
         raise IndexProblem(f"The index at {index_dir} is damaged ({type(exc).__name__}: {exc}); {rebuild}") from None
+
+
+def check_manifest(manifest: dict, where: str, model: str, dimension: int, fingerprint: str, rebuild: str) -> None:
+    """Refuse an index built by another version, model or settings; `where` starts the message."""
+    if manifest.get("format") != INDEX_FORMAT:
+        raise IndexProblem(
+            f"{where} has format {manifest.get('format')}, this version reads format {INDEX_FORMAT}; {rebuild}"
+        )
+    if manifest.get("model") != model or manifest.get("dimension") != dimension:
+        raise IndexProblem(
+            f"{where} was built with the model {manifest.get('model')!r} "
+            f"(dimension {manifest.get('dimension')}), not {model!r}; {rebuild}"
+        )
+    if manifest.get("fingerprint") != fingerprint:
+        raise IndexProblem(
+            f"{where} was built with other index settings "
+            f"(fingerprint {manifest.get('fingerprint')}, now {fingerprint}); {rebuild}"
+        )
 
 
 def _load(folder: Path, manifest: dict) -> Index:

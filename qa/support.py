@@ -13,7 +13,6 @@ scale for every threshold of the answerer.
 
 from __future__ import annotations
 
-import math
 import re
 import threading
 from collections import OrderedDict
@@ -21,7 +20,7 @@ from collections import OrderedDict
 import numpy as np
 
 from qa.reader import Reader, passage
-from qa.store import Index, stemmer
+from qa.store import Index, TermWeights, stemmer
 
 # Words that shape a question but say nothing about its answer. BM25's own list (33 words) is
 # kept short on purpose; judging support needs the interrogatives and auxiliaries gone too.
@@ -35,21 +34,6 @@ QUESTION_STOPWORDS = sorted(
         just any some all each other also here up about according tell kind sort whether""".split()
     )
 )
-
-
-class TermWeights:
-    """IDF of stemmed terms over the index's sentences (unknown terms weigh the most)."""
-
-    def __init__(self, index: Index) -> None:
-        bm25 = index.bm25
-        n = max(1, len(index.sentences))
-        indptr = np.asarray(bm25.scores["indptr"]) if len(index.sentences) else np.zeros(1)
-        df = np.diff(indptr)
-        self._idf = {term: math.log(1 + n / (1 + df[i])) for term, i in bm25.vocab_dict.items() if i < len(df)}
-        self._unknown = math.log(1 + n)
-
-    def weight(self, term: str) -> float:
-        return self._idf.get(term, self._unknown)
 
 
 class SentenceVectors:

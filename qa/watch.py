@@ -20,7 +20,7 @@ def watch(paths: list, settings: Settings, rebuild: bool = False, progress: bool
     from watchfiles import DefaultFilter
     from watchfiles import watch as changes
 
-    from qa import store
+    from qa import location
     from qa.render import format_report
     from qa.documents import SUPPORTED, is_url
     from qa.embedding import encoder_for
@@ -32,7 +32,7 @@ def watch(paths: list, settings: Settings, rebuild: bool = False, progress: bool
     if not folders or missing:
         raise UserError(f"--watch needs existing files or folders to watch ({', '.join(missing) or 'none given'})")
     # One model for every round: loading it again for each change would cost seconds each time.
-    encoder = encoder_for(None if rebuild else store.recorded_model(settings.index_dir), settings.embedding)
+    encoder = encoder_for(None if rebuild else location.recorded_model(settings), settings.embedding)
     index_dir = Path(settings.index_dir).resolve()
 
     class Documents(DefaultFilter):
@@ -46,7 +46,7 @@ def watch(paths: list, settings: Settings, rebuild: bool = False, progress: bool
     def round_(rebuild_now: bool) -> None:
         try:
             report = ingest(paths, settings, encoder=encoder, rebuild=rebuild_now, progress=progress)
-            print(format_report(report, settings.index_dir), flush=True)
+            print(format_report(report, location.describe(settings)), flush=True)
         except UserError as exc:  # e.g. another ingest holds the index: the next change retries
             print(f"qa: {exc}", file=sys.stderr, flush=True)
 

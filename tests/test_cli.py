@@ -9,8 +9,9 @@ QA = [sys.executable, "-m", "qa.cli"]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
 
 
-def qa(*args, stdin=None):
-    return subprocess.run([*QA, *map(str, args)], input=stdin, capture_output=True, text=True, env=ENV, timeout=300)
+def qa(*args, stdin=None, cwd=None):
+    return subprocess.run([*QA, *map(str, args)], input=stdin, capture_output=True, text=True, env=ENV, timeout=300,
+                          cwd=cwd)
 
 
 def test_help_is_fast_and_loads_no_heavy_library():

@@ -21,8 +21,8 @@ from qa.answer.grounding import ClaimCheck
 from qa.errors import UserError
 from qa.sanitize import clean
 from qa.settings import Settings
-from qa.store import Index
-from qa.support import Evidence, TermWeights
+from qa.store import Index, TermWeights
+from qa.support import Evidence
 from qa.types import Citation, Claim
 
 # Package data, so an installed wheel has it too; the checkout's top-level prompts/ links here.
@@ -158,7 +158,7 @@ class LLMAnswerer:
     def _term_weights(self, index: Index) -> TermWeights:
         key = index.manifest.get("generation", "")
         if self._weights is None or self._weights[0] != key:
-            self._weights = (key, TermWeights(index))
+            self._weights = (key, index.term_weights())
         return self._weights[1]
 
 
