@@ -8,13 +8,14 @@ import signal
 import subprocess
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import CORPUS, GROUND_TROOPS, ROOT, add_change_and_remove
 from test_cli import qa
 
-from qa import location, milvus, store
+from qa import milvus
 from qa.assistant import Assistant
 from qa.errors import UserError
 from qa.ingest import ingest
@@ -213,3 +214,60 @@ def test_cli_ingests_and_asks_milvus_with_no_index_folder(tmp_path):
     assert not (tmp_path / "index").exists()
     done = qa("ask", "What did the US rule out?", "--store", tmp_path / "none.db", cwd=tmp_path)
     assert done.returncode == 1 and "Traceback" not in done.stderr and "Create one first" in done.stderr
+
+
+@pytest.fixture
+def milvus_server(tmp_path):
+    """A Milvus Lite server in its own process: what several answering processes share."""
+    import socket
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([str(Path(sys.executable).parent / "milvus-lite"), "server", "--data-dir", str(tmp_path / "milvus"),
+                               "--host", "127.0.0.1", "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.2)
+    yield f"milvus://127.0.0.1:{port}/team_a"
+    server.terminate()
+    server.wait(timeout=30)
+
+
+def test_processes_keep_answering_from_a_server_while_an_ingest_moves_the_alias(milvus_server, corpus_copy, encoder):
+    import threading
+
+    settings = Settings(vector_store=milvus_server)
+    ingest([corpus_copy], settings, encoder=encoder)
+    for i in range(20):
+        (corpus_copy / f"note{i}.txt").write_text(f"Note {i} is about the harbour number {i}. " * 20)
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def ingest_in_background():
+        try:
+            ingest([corpus_copy], settings, encoder=encoder)
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+        finally:
+            done.set()
+
+    assistant = Assistant(settings)
+    worker = threading.Thread(target=ingest_in_background)
+    worker.start()
+    answered = 0
+    while not done.is_set() or answered < 3:
+        assert "ground troops" in assistant.ask("What did the US rule out?").answer
+        answered += 1
+    worker.join()
+    assert not errors
+    assert assistant.index.manifest["documents"] == 22  # the running assistant follows the alias
+    # Another process answers from the same server at the same time, with no index folder.
+    done = qa("ask", "What is note 7 about?", "--store", milvus_server, "--json", cwd=corpus_copy.parent)
+    assert done.returncode == 0, done.stderr
+    assert "harbour number 7" in json.loads(done.stdout)["answer"]

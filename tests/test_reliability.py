@@ -1,6 +1,7 @@
 """Faults: queries during an ingest, many random kills of an ingest."""
 
 import os
+import queue
 import random
 import signal
 import subprocess
@@ -78,9 +79,7 @@ sys.exit(code)
 PHASES = ("reading", "embedding", "writing")
 
 
-def _announced_ingest(command: list[str], env: dict) -> tuple[subprocess.Popen, "queue.Queue"]:
-    import queue
-
+def _announced_ingest(command: list[str], env: dict) -> tuple[subprocess.Popen, queue.Queue]:
     child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     lines: queue.Queue = queue.Queue()
 
