@@ -427,7 +427,7 @@ def write(index: Index, target: Target, ann_from: int, progress: Callable[[int],
     # The generation just replaced stays for readers that resolved the alias a moment ago.
     keep = {collection, _aux(collection)} | ({previous, _aux(previous)} if previous else set())
     with _errors(target):
-        stale = [c for c in client.list_collections() if c.startswith(f"{target.alias}_g") and c not in keep]
+        stale = [c for c in client.list_collections() if _generation_of(target.alias, c) and c not in keep]
     _drop(client, stale)
     return collection
 
@@ -532,6 +532,12 @@ def _drop(client, collections: list[str]) -> None:
                 client.drop_collection(name)
         except Exception:  # noqa: BLE001 - cleanup must not hide the error that led here
             pass
+
+
+def _generation_of(alias: str, collection: str) -> bool:
+    """Whether `collection` belongs to a generation of `alias` (and not of an alias that merely
+    starts the same way)."""
+    return re.fullmatch(rf"{re.escape(alias)}_g\d{{8}}T\d{{12}}_[0-9a-f]{{8}}(_aux)?", collection) is not None
 
 
 def _aux(collection: str) -> str:

@@ -271,3 +271,17 @@ def test_processes_keep_answering_from_a_server_while_an_ingest_moves_the_alias(
     done = qa("ask", "What is note 7 about?", "--store", milvus_server, "--json", cwd=corpus_copy.parent)
     assert done.returncode == 0, done.stderr
     assert "harbour number 7" in json.loads(done.stdout)["answer"]
+
+
+def test_one_server_holds_several_indexes_apart(milvus_server, corpus_copy, tmp_path, encoder):
+    team_a = Settings(vector_store=milvus_server)
+    # A name that team_a's generations' names start with: team_a_g…
+    team_a_gold = Settings(vector_store=milvus_server.replace("/team_a", "/team_a_gold"))
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "heron.md").write_text("# Herons\nThe heron colony nests in March.\n")
+    ingest([other], team_a_gold, encoder=encoder)
+    for _ in range(3):  # enough generations of team_a that old ones are dropped
+        ingest([corpus_copy], team_a, encoder=encoder, rebuild=True)
+    assert "ground troops" in Assistant(team_a).ask("What did the US rule out?").answer
+    assert "March" in Assistant(team_a_gold).ask("When does the heron colony nest?").answer
