@@ -17,7 +17,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
-from tuning import tuning_parser
+from tuning import tuning_parser, tuning_settings
 
 from qa import metrics
 from qa.answer import Extractive
@@ -66,7 +66,7 @@ def main() -> None:
     for name, values in GRID.items():
         parser.add_argument(f"--{name}", type=type(values[0]), nargs="+", default=values, help=f"default {values}")
     args = parser.parse_args()
-    base = Settings.load(index_dir=args.index)
+    base = tuning_settings(parser, args)
     assistant = Assistant(base.with_(reader=""))  # resemblance alone is what is calibrated here
     rows = features(select(read_gold(args.gold), args.split, args.limit), assistant, args.distractor)
     print(f"{len(rows)} questions", file=sys.stderr)

@@ -113,12 +113,14 @@ def gold_spans(supporting: list[dict], doc_texts: dict[str, str], doc_spans: dic
 def retrieval_found(index, retriever, questions: list[dict], k: int, distractor: bool = False) -> list[tuple[int, int]]:
     """Per question, (gold supporting sentences overlapped by one of the top-k hits, gold sentences located).
 
-    `index` and `retriever` are a loaded qa.store.Index and a qa.retrieve.Retriever over it; with
-    `distractor`, each question searches only its `candidate_doc_ids`.
+    `index` is any index qa.location.open_live gives (a folder's, or one wholly in Milvus) and
+    `retriever` the one qa.location.retriever_for gives over it; with `distractor`, each question
+    searches only its `candidate_doc_ids`. Only the documents holding gold sentences are read.
     """
     from qa.retrieve import resolve
 
-    texts = {doc_id: stored.document.text for doc_id, stored in index.documents.items()}
+    wanted = dict.fromkeys(str(item["doc_id"]) for q in questions for item in q["supporting"])
+    texts = {doc_id: stored.document.text for doc_id in wanted if (stored := index.documents.get(doc_id)) is not None}
     out = []
     for q in questions:
         gold = gold_spans(q["supporting"], texts)
