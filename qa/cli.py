@@ -49,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--watch", action="store_true", help="keep running; ingest again whenever the files change")
     p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
                    help="split and embed on Ray: a local Ray on this machine's cores, or the cluster at ADDRESS "
-                        "(auto, ray://HOST:10001); needs groundqa[ray]")
+                        "(auto: the one this node joined; HOST:6379); needs groundqa[ray] (docs/scale.md)")
     p.set_defaults(run=_ingest)
 
     p = sub.add_parser("ask", help="answer one question (or JSON lines on stdin with --jsonl)")

@@ -106,3 +106,30 @@ def test_same_sentences_and_vectors_in_the_same_order(ray_running, corpus_copy, 
     assert on_ray[3][0][1].locator == {"slide": 2} and on_ray[2][0][-1].page == 2
     assert ray_count == local_count == sum(len(sentences) for sentences, _ in local) > 35
     assert ray_running.is_initialized()  # the caller's Ray: used, not shut down
+
+
+def test_qa_ingest_on_ray_into_milvus_answers_the_sample_gold_set_as_a_local_ingest(ray_running, corpus_copy, sample_index,
+                                                                                    tmp_path, encoder):
+    """The issue's check end to end: `ingest(..., ray="")` (what `qa ingest --ray` calls), written
+    to Milvus Lite, against the single-process ingest into a folder."""
+    import json
+
+    from qa import milvus
+    from qa.assistant import Assistant
+    from qa.ingest import ingest
+
+    on_ray = Settings(index_dir=tmp_path / "unused", vector_store=str(tmp_path / "ray.db"))
+    report = ingest([corpus_copy], on_ray, encoder=encoder, ray="")
+    assert (report.documents, report.sentences, report.embedded) == (2, 35, 35)
+    local = Settings(index_dir=sample_index)
+    ray_index, local_index = milvus.load(milvus.target_of(on_ray.vector_store)), Assistant(local).index
+    assert [s.id for s in ray_index.sentences] == [s.id for s in local_index.sentences]
+    np.testing.assert_allclose(ray_index.vectors_at(slice(None)), local_index.vectors_at(slice(None)), atol=1e-3)
+
+    gold = [json.loads(line) for line in (Path(__file__).parent.parent / "eval" / "sample_gold.jsonl").open()]
+    ray_assistant, local_assistant = Assistant(on_ray), Assistant(local)
+    for question in gold:
+        history = question.get("history") or []
+        got, want = ray_assistant.ask(question["question"], history), local_assistant.ask(question["question"], history)
+        assert got.answer == want.answer, question["id"]
+        assert [c.id for c in got.citations] == [c.id for c in want.citations], question["id"]
