@@ -85,6 +85,10 @@ class Index:
             return np.zeros(len(self.sentences), dtype=np.float32)
         return self.bm25.get_scores_from_ids(ids)
 
+    def vectors_of(self, sentences: list[Sentence]) -> np.ndarray:
+        """The float32 vectors of `sentences` (of this index)."""
+        return self.vectors_at([self.documents[s.doc_id].first_row + s.index for s in sentences])
+
     def vectors_at(self, rows) -> np.ndarray:
         """The float32 vectors of `rows`. The matrix stays float16 as stored: widening all of it
         when an index opens took 0.57 s of a 1.8 s cold start at 102,667 sentences."""

@@ -215,7 +215,7 @@ def score(question: str, query_vector: np.ndarray, history: list[str], hits, ind
         return []
     stored = [index.documents[h.sentence.doc_id] for h in hits]
     if index.embeds_sentences_alone:
-        vectors = index.vectors_at([d.first_row + h.sentence.index for d, h in zip(stored, hits)])
+        vectors = index.vectors_of([h.sentence for h in hits])
     else:  # stored vectors carry a title or neighbours: the sentence's own meaning is needed
         vectors = _OWN_VECTORS.of([h.sentence for h in hits], encoder)
     evidence_terms = terms_of([f"{d.document.title} {h.sentence.text}" for d, h in zip(stored, hits)])

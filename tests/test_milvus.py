@@ -66,8 +66,8 @@ def test_answers_from_milvus_alone_as_the_index_folder_does(lite, sample_index, 
         # Ingested from a copy of the corpus: only where it came from differs.
         assert replace(index.documents[doc_id].document, source=stored.document.source) == stored.document
         assert index.document_sentences(doc_id) == folder.document_sentences(doc_id)
-    rows = [0, 17, 34]
-    np.testing.assert_allclose(index.vectors_at(rows), folder.vectors_at(rows), atol=1e-6)
+    some = [folder.sentences[row] for row in (0, 17, 34)]
+    np.testing.assert_allclose(index.vectors_of(some), folder.vectors_of(some), atol=1e-6)
     weights, local = index.term_weights(), folder.term_weights()
     for term in ("troop", "ground", "norway", "unseenword"):
         assert weights.weight(term) == pytest.approx(local.weight(term))
@@ -165,7 +165,12 @@ def test_a_damaged_or_mismatched_milvus_index_is_refused_clearly(lite, encoder):
     with pytest.raises(IndexProblem, match=r"not 'another'; rebuild it: qa ingest PATH\.\.\. --store .*milvus\.db --rebuild"):
         milvus.open_index(target, "another", 768, "x")
     client = milvus._client(target)
-    client.delete(f"{milvus.live_collection(target)}_aux", ids=["manifest"])
+    aux = f"{milvus.live_collection(target)}_aux"
+    manifest = json.loads(client.get(aux, ids=["manifest"])[0]["body"])
+    client.upsert(aux, [{**milvus._aux_row("manifest", "manifest", body=json.dumps({**manifest, "layout": 0}))}])
+    with pytest.raises(IndexProblem, match=r"written by another version of groundqa; rebuild it: .*--rebuild"):
+        milvus.open_index(target, manifest["model"], manifest["dimension"], manifest["fingerprint"])
+    client.delete(aux, ids=["manifest"])
     with pytest.raises(IndexProblem, match=r"damaged \(its manifest.*--rebuild"):
         Assistant(lite).ask("What did the US rule out?")
     empty = Settings(vector_store=str(lite.index_dir.parent / "empty.db"))
