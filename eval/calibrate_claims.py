@@ -132,7 +132,6 @@ def read_claims(args) -> list[tuple]:
     from qa.reader import passage
     from qa.assistant import Assistant
     from qa.settings import Settings
-    from qa.support import TermWeights
 
     rng = random.Random(SEED)
     claims = []
@@ -142,7 +141,7 @@ def read_claims(args) -> list[tuple]:
             sys.exit(f"calibrate_claims: {index_dir} is missing; `make benchmarks` builds it")
         assistant = Assistant(Settings.load(index_dir=index_dir))
         made = build(assistant, dev_questions(name, args.limit if name == "squad2" else 0))
-        weights = TermWeights(assistant.index)
+        weights = assistant.index.term_weights()
         print(f"{name}: {len(made)} claims ({', '.join(f'{k} {sum(1 for c in made if c[1] == k)}' for k in sorted({c[1] for c in made}))})",
               file=sys.stderr)
         for qid, kind, stated, claim, cited in made:

@@ -27,7 +27,7 @@ from qa.errors import UserError
 from qa.loaders import NoText, Skip
 from qa.sentences import split_all
 from qa.settings import Settings
-from qa.store import Index, IndexProblem, StoredDocument, check_manifest, window_text
+from qa.store import Index, IndexProblem, StoredDocument, window_text
 from qa.types import Document, FileOutcome, IngestReport, Sentence
 
 
@@ -86,17 +86,15 @@ def _live(settings: Settings, encoder: Encoder, rebuild: bool) -> tuple[Index | 
     index moves to Milvus without embedding everything again."""
     fingerprint = settings.index_fingerprint(encoder.name)
     target = milvus.target_of(settings.vector_store)
-    rebuild_hint = f"rebuild it: qa ingest PATH... --store {target} --rebuild"
     if target:
-        live = milvus.load(target)
-        if live is not None:
-            try:
-                check_manifest(live.manifest, f"The index in Milvus at {target}", encoder.name, encoder.dimension,
-                               fingerprint, rebuild_hint)
-            except IndexProblem:
-                if not rebuild:
-                    raise
-                return None, None
+        try:
+            found = milvus.verified(target, encoder.name, encoder.dimension, fingerprint)
+        except IndexProblem:
+            if not rebuild:
+                raise
+            found = None  # built another way, or damaged: everything is embedded again
+        if found is not None:
+            live = milvus.load(target, *found)
             return (None if rebuild else live), live
     elif store.exists(settings.index_dir) and not rebuild:
         live = store.open_index(settings.index_dir, encoder.name, encoder.dimension, fingerprint)

@@ -24,6 +24,7 @@ ignored), so feeding it analysed text is what makes both stores rank alike, on L
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import logging
@@ -50,8 +51,10 @@ from qa.store import (
     check_manifest,
     document_frequencies,
     embeds_sentences_alone,
+    record_of,
+    stored_of,
 )
-from qa.types import Document, Hit, Sentence
+from qa.types import Hit, Sentence
 from qa.vectors import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M, HNSW_TYPE
 
 INSTALL_HINT = "pip install 'groundqa[milvus]'"
@@ -63,7 +66,7 @@ DOCUMENT_PART = 16_000  # characters of a document record per row: at most 64,00
 MAX_VARCHAR = 65_535
 PARTS_PER_GET = 8  # a document's record parts asked for at once: nearly every record is one part
 # What a generation's rows hold; an index written with another layout is refused (rebuild).
-LAYOUT = 1
+LAYOUT = 2
 # bm25s's defaults (qa/store.py's BM25), so both stores score a term alike.
 BM25_K1, BM25_B = 1.5, 0.75
 _ALIAS = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,150}")
@@ -141,18 +144,28 @@ def recorded_model(target: Target) -> str | None:
 
 def open_index(target: Target, model: str, dimension: int, fingerprint: str) -> MilvusIndex:
     """The live generation, verified like an index folder; IndexProblem says what to run."""
-    rebuild = f"rebuild it: qa ingest PATH... --store {target} --rebuild"
-    collection = live_collection(target)
-    if collection is None:
+    live = verified(target, model, dimension, fingerprint)
+    if live is None:
         raise IndexProblem(f"No index in Milvus at {target}. Create one first: qa ingest PATH... --store {target}")
-    manifest = _manifest(target, collection)
-    check_manifest(manifest, f"The index in Milvus at {target}", model, dimension, fingerprint, rebuild)
-    if manifest.get("layout") != LAYOUT:
-        raise IndexProblem(f"The index in Milvus at {target} was written by another version of groundqa; {rebuild}")
+    collection, manifest = live
     client = _client(target)
     with _errors(target):
         client.load_collection(collection)
     return MilvusIndex(target, collection, manifest)
+
+
+def verified(target: Target, model: str, dimension: int, fingerprint: str) -> tuple[str, dict] | None:
+    """The live collection and its manifest, once the manifest shows an index this version reads,
+    built with this model and these settings (IndexProblem otherwise); None when there is none."""
+    rebuild = f"rebuild it: qa ingest PATH... --store {target} --rebuild"
+    collection = live_collection(target)
+    if collection is None:
+        return None
+    manifest = _manifest(target, collection)
+    check_manifest(manifest, f"The index in Milvus at {target}", model, dimension, fingerprint, rebuild)
+    if manifest.get("layout") != LAYOUT:
+        raise IndexProblem(f"The index in Milvus at {target} was written by another version of groundqa; {rebuild}")
+    return collection, manifest
 
 
 def _manifest(target: Target, collection: str) -> dict:
@@ -175,8 +188,6 @@ def _manifest(target: Target, collection: str) -> dict:
 class MilvusIndex:
     """The answering path's view of a generation in Milvus: nothing is held but what a question
     touched (documents and sentences it cited, term weights it used), in bounded caches."""
-
-    path = None
 
     def __init__(self, target: Target, collection: str, manifest: dict) -> None:
         self.target = target
@@ -234,8 +245,10 @@ class MilvusIndex:
                     ranker=RRFRanker(settings.rrf_k), limit=k, output_fields=["id"])[0]
             elif wanted:
                 only = wanted[0]
+                # At most `candidates`, as the folder's retriever takes from one list before fusing.
                 found = client.search(self.collection, data=only["data"], anns_field=only["anns_field"],
-                                      search_params=only["param"], limit=k, filter=expr, output_fields=["id"])[0]
+                                      search_params=only["param"], limit=min(k, n), filter=expr,
+                                      output_fields=["id"])[0]
             else:
                 return []
         rows = {r["id"]: r for r in self._get(self.collection, [h["id"] for h in found], SENTENCE_FIELDS + ["vector"])}
@@ -308,15 +321,13 @@ class _Documents(Mapping):
             if not body:
                 raise KeyError(doc_id)
             record = json.loads("".join(body))
-            found = (_stored(record), record["sentence_ids"])
+            found = (stored_of(record), record["sentence_ids"])
             self._cache.put(doc_id, found)
         return found
 
     def __iter__(self) -> Iterator[str]:
-        # Document rows keep the document's place in the index in `df`: list them in that order,
-        # as an index folder does.
-        rows = self._index._query(_aux(self._index.collection), 'kind == "doc" and part == 0', ["doc_id", "df"])
-        return iter(r["doc_id"] for r in sorted(rows, key=lambda r: r["df"]))
+        rows = self._index._query(_aux(self._index.collection), 'kind == "doc" and part == 0', ["doc_id", "order"])
+        return iter(r["doc_id"] for r in sorted(rows, key=lambda r: r["order"]))
 
     def __len__(self) -> int:
         return int(self._index.manifest.get("documents", 0))
@@ -371,23 +382,11 @@ def _sentence(r: dict) -> Sentence:
                     None if r["page"] < 0 else r["page"], json.loads(r["locator"]) if r["locator"] else None)
 
 
-def _stored(r: dict) -> StoredDocument:
-    doc = Document(r["doc_id"], r["title"], r["text"], r["source"], tuple(r["page_starts"]),
-                   tuple((start, locator) for start, locator in r.get("regions", ())),
-                   tuple(r.get("ocr_pages", ())), r.get("fetched", ""))
-    return StoredDocument(doc, r["root"], r["hash"], r["first_row"], r["rows"])
-
-
-def load(target: Target) -> Index | None:
-    """The live generation whole, in memory, for an ingest that updates it (None: no index).
-
-    An ingest copies unchanged documents' rows, vectors included, from here into the next
-    generation instead of embedding them again.
+def load(target: Target, collection: str, manifest: dict) -> Index:
+    """A generation whole, in memory (`verified` found it), for an ingest that updates it: an
+    ingest copies unchanged documents' rows, vectors included, from here into the next generation
+    instead of embedding them again.
     """
-    collection = live_collection(target)
-    if collection is None:
-        return None
-    manifest = _manifest(target, collection)
     client = _client(target)
     with _errors(target):
         client.load_collection(collection)
@@ -396,7 +395,7 @@ def load(target: Target) -> Index | None:
     parts: dict[str, list[tuple[int, str]]] = {}
     for r in records:
         parts.setdefault(r["doc_id"], []).append((r["part"], r["body"]))
-    stored = [_stored(json.loads("".join(body for _, body in sorted(p)))) for p in parts.values()]
+    stored = [stored_of(json.loads("".join(body for _, body in sorted(p)))) for p in parts.values()]
     documents = {s.document.doc_id: s for s in sorted(stored, key=lambda s: s.first_row)}
     rows.sort(key=lambda r: r["row"])
     sentences = [_sentence(r) for r in rows]
@@ -438,7 +437,7 @@ def write(index: Index, target: Target, ann_from: int, progress: Callable[[int],
             manifest.update(
                 format=INDEX_FORMAT, generation=generation,
                 created=datetime.now().astimezone().strftime("%Y-%m-%dT%H:%M:%S%z"),
-                documents=len(index.documents), sentences=len(index.sentences), vector_dtype="float32",
+                documents=len(index.documents), sentences=len(index.sentences), vector_dtype="float16",
                 store=target.name, alias=target.alias, collection=collection, index_type=index_type, layout=LAYOUT,
             )
             _write_aux(client, _aux(collection), index, manifest)
@@ -449,10 +448,13 @@ def write(index: Index, target: Target, ann_from: int, progress: Callable[[int],
             else:
                 client.alter_alias(collection, target.alias)
     except MilvusProblem as exc:
-        _drop(client, [collection, _aux(collection)])
+        if not _moved_to(target, collection):
+            _drop(client, [collection, _aux(collection)])
         raise MilvusProblem(f"{exc} The previous index is unchanged.") from None
     except BaseException:
-        _drop(client, [collection, _aux(collection)])
+        # Interrupted while the alias moved: if it did, the new generation is the live one now.
+        if not _moved_to(target, collection):
+            _drop(client, [collection, _aux(collection)])
         raise
     index.manifest = manifest
     # The generation just replaced stays for readers that resolved the alias a moment ago.
@@ -469,12 +471,12 @@ def _create(client, collection: str, dimension: int, index_type: str) -> None:
     schema = MilvusClient.create_schema(auto_id=False)
     schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=64)
     schema.add_field("row", DataType.INT64)
-    schema.add_field("doc_id", DataType.VARCHAR, max_length=4_096)
+    schema.add_field("doc_id", DataType.VARCHAR, max_length=MAX_VARCHAR)
     schema.add_field("number", DataType.INT64)
     schema.add_field("start", DataType.INT64)
     schema.add_field("end", DataType.INT64)
     schema.add_field("page", DataType.INT64)  # -1: not paged
-    schema.add_field("locator", DataType.VARCHAR, max_length=8_192)
+    schema.add_field("locator", DataType.VARCHAR, max_length=MAX_VARCHAR)
     schema.add_field("text", DataType.VARCHAR, max_length=MAX_VARCHAR)
     # The analysed title and sentence (see the module's docstring); the BM25 function reads it.
     schema.add_field("terms", DataType.VARCHAR, max_length=MAX_VARCHAR, enable_analyzer=True,
@@ -493,20 +495,24 @@ def _create(client, collection: str, dimension: int, index_type: str) -> None:
                      params={"bm25_k1": BM25_K1, "bm25_b": BM25_B})
     params.add_index("doc_id", index_type="INVERTED")
     params.add_index("row", index_type="INVERTED")
-    client.create_collection(collection, schema=schema, index_params=params)
+    # Strong: a reader right after the alias moves must see every row (Bounded reads may miss
+    # the last seconds' inserts on a distributed server). Rows never change after that, so it
+    # costs only the short wait for the engine's timestamps to catch up.
+    client.create_collection(collection, schema=schema, index_params=params, consistency_level="Strong")
 
     aux = MilvusClient.create_schema(auto_id=False)
-    aux.add_field("key", DataType.VARCHAR, is_primary=True, max_length=8_192)
+    aux.add_field("key", DataType.VARCHAR, is_primary=True, max_length=512)
     aux.add_field("kind", DataType.VARCHAR, max_length=16)  # manifest | doc | term
-    aux.add_field("doc_id", DataType.VARCHAR, max_length=4_096)
+    aux.add_field("doc_id", DataType.VARCHAR, max_length=MAX_VARCHAR)
     aux.add_field("part", DataType.INT64)
     aux.add_field("body", DataType.VARCHAR, max_length=MAX_VARCHAR)
-    aux.add_field("df", DataType.INT64)
+    aux.add_field("df", DataType.INT64)  # a term's document frequency
+    aux.add_field("order", DataType.INT64)  # a document's place in the index, as a folder lists them
     aux.add_field("pad", DataType.FLOAT_VECTOR, dim=2)  # Milvus refuses a collection without a vector
     params = client.prepare_index_params()
     params.add_index("pad", index_type="FLAT", metric_type="L2")
     params.add_index("doc_id", index_type="INVERTED")
-    client.create_collection(_aux(collection), schema=aux, index_params=params)
+    client.create_collection(_aux(collection), schema=aux, index_params=params, consistency_level="Strong")
 
 
 def _write_sentences(client, collection: str, index: Index, progress) -> None:
@@ -517,7 +523,7 @@ def _write_sentences(client, collection: str, index: Index, progress) -> None:
         vectors = index.vectors_at(slice(start, start + len(batch)))
         client.insert(collection, [
             {"id": s.id, "row": start + i, "doc_id": s.doc_id, "number": s.index, "start": s.start, "end": s.end,
-             "page": -1 if s.page is None else s.page, "locator": json.dumps(s.locator) if s.locator else "",
+             "page": -1 if s.page is None else s.page, "locator": _fits(json.dumps(s.locator, ensure_ascii=False)) if s.locator else "",
              "text": s.text, "terms": _fits(" ".join(tokens)), "vector": vector}
             for i, (s, tokens, vector) in enumerate(zip(batch, analysed, vectors))
         ])
@@ -527,25 +533,21 @@ def _write_sentences(client, collection: str, index: Index, progress) -> None:
 def _write_aux(client, aux: str, index: Index, manifest: dict) -> None:
     rows = [_aux_row("manifest", "manifest", body=json.dumps(manifest))]
     for order, stored in enumerate(index.documents.values()):
-        d = stored.document
-        record = json.dumps({
-            "doc_id": d.doc_id, "title": d.title, "source": d.source, "root": stored.root,
-            "hash": stored.content_hash, "first_row": stored.first_row, "rows": stored.rows,
-            "page_starts": list(d.page_starts), "regions": [[s, loc] for s, loc in d.regions],
-            "ocr_pages": list(d.ocr_pages), "fetched": d.fetched, "text": d.text,
-            "sentence_ids": [s.id for s in index.document_sentences(d.doc_id)],
-        }, ensure_ascii=False)
+        doc_id = stored.document.doc_id
+        record = json.dumps({**record_of(stored), "sentence_ids": [s.id for s in index.document_sentences(doc_id)]},
+                            ensure_ascii=False)
         for part in range(0, max(1, len(record)), DOCUMENT_PART):
-            rows.append(_aux_row(_doc_key(d.doc_id, part // DOCUMENT_PART), "doc", doc_id=d.doc_id,
-                                 part=part // DOCUMENT_PART, body=record[part : part + DOCUMENT_PART], df=order))
+            rows.append(_aux_row(_doc_key(doc_id, part // DOCUMENT_PART), "doc", doc_id=doc_id,
+                                 part=part // DOCUMENT_PART, body=record[part : part + DOCUMENT_PART], order=order))
     df = document_frequencies(index)
     rows += [_aux_row(f"t:{term}", "term", df=count) for term, count in df.items()]
     for start in range(0, len(rows), BATCH):
         client.insert(aux, rows[start : start + BATCH])
 
 
-def _aux_row(key: str, kind: str, doc_id: str = "", part: int = 0, body: str = "", df: int = 0) -> dict:
-    return {"key": key, "kind": kind, "doc_id": doc_id, "part": part, "body": body, "df": df, "pad": [0.0, 0.0]}
+def _aux_row(key: str, kind: str, doc_id: str = "", part: int = 0, body: str = "", df: int = 0, order: int = 0) -> dict:
+    return {"key": key, "kind": kind, "doc_id": doc_id, "part": part, "body": body, "df": df, "order": order,
+            "pad": [0.0, 0.0]}
 
 
 def _fits(text: str) -> str:
@@ -554,6 +556,13 @@ def _fits(text: str) -> str:
     if len(data) <= MAX_VARCHAR:
         return text
     return data[:MAX_VARCHAR].decode("utf-8", errors="ignore").rsplit(" ", 1)[0]
+
+
+def _moved_to(target: Target, collection: str) -> bool:
+    try:
+        return live_collection(target) == collection
+    except MilvusProblem:
+        return False  # cannot tell: dropping nothing is the safe side, and the next ingest cleans up
 
 
 def _drop(client, collections: list[str]) -> None:
@@ -573,7 +582,9 @@ def _generation_of(alias: str, collection: str) -> bool:
 
 
 def _doc_key(doc_id: str, part: int) -> str:
-    return f"d:{doc_id}:{part}"
+    """By a hash of the id: pymilvus writes `get`'s keys into a filter without escaping them, so
+    a document named O'Brien.txt would break the expression."""
+    return f"d:{hashlib.sha256(doc_id.encode('utf-8', errors='surrogatepass')).hexdigest()[:32]}:{part}"
 
 
 def _aux(collection: str) -> str:
@@ -581,8 +592,11 @@ def _aux(collection: str) -> str:
 
 
 def _quoted(value: str) -> str:
-    """A string literal for a Milvus filter (Milvus Lite has no filter templates)."""
-    return json.dumps(value, ensure_ascii=False)
+    """A string literal for a Milvus filter (Milvus Lite has no filter templates). Only what the
+    grammar needs is escaped: Milvus refuses JSON's \\b, \\f and \\u escapes, and takes other
+    control characters as they are."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+    return f'"{escaped}"'
 
 
 # -- plumbing ---------------------------------------------------------------------------------
@@ -603,7 +617,9 @@ def _client(target: Target):
     with _CLIENTS_LOCK:
         if key not in _CLIENTS:
             pymilvus = _pymilvus()
-            # It logs every failed call with a traceback; each is turned into a message here instead.
+            # pymilvus logs every failed call with a traceback on stderr, then raises it; _errors
+            # turns each into a message that says what to do, so its own log would only repeat
+            # it as a traceback in front of the user.
             logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
             if not target.uri.startswith("http") and importlib.util.find_spec("milvus_lite") is None:
                 raise MilvusProblem(f"Milvus Lite files ({target.uri}) need milvus-lite: {INSTALL_HINT}")
@@ -620,7 +636,13 @@ def _client(target: Target):
 @contextmanager
 def _errors(target: Target):
     pymilvus = _pymilvus()
+    import grpc
+
     try:
         yield
     except pymilvus.MilvusException as exc:
         raise MilvusProblem(f"Milvus at {target.name} failed: {exc.message.rstrip('.')}.") from None
+    except grpc.RpcError as exc:  # pymilvus passes some (deadline, permission, authentication) on raw
+        hint = " Check the user and password in the store URI." if exc.code().name in (
+            "PERMISSION_DENIED", "UNAUTHENTICATED") else " Check that Milvus is up and reachable."
+        raise MilvusProblem(f"Milvus at {target.name} failed: {exc.code().name}: {exc.details()}.{hint}") from None

@@ -121,6 +121,12 @@ def _stream(docs, settings: Settings, encoder_name: str, dimension: int, address
                     ]
                     # Copied: frombuffer over bytes is read-only, and split_and_embed's arrays are not.
                     yield sentences, np.frombuffer(vectors, dtype=np.float32).reshape(len(sentences), dimension).copy()
+    except ray.exceptions.RayError as exc:
+        # An actor that cannot start (groundqa missing on a node) or a block that failed on every
+        # retry: Ray's message ends with the cause; the rest is its traceback as text.
+        reason = str(exc).strip().splitlines()[-1]
+        raise UserError(f"The ingest on Ray failed: {reason}. The previous index is unchanged. Every node needs "
+                        "groundqa installed at this version (docs/scale.md).") from None
     finally:
         # Ours to end: a local Ray holds a worker per core and a share of memory for its object
         # store, which a process that ingests once should not keep (starting one again costs a

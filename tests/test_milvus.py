@@ -81,6 +81,38 @@ def test_documents_are_filtered_in_the_engine(lite):
     assert Assistant(lite).search("ground troops", doc_ids=['no "such" \\ document']) == []
 
 
+def test_document_names_that_need_quoting_are_found_and_filtered(tmp_path, encoder):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    names = ["O'Brien \"notes\".txt", "back\\slash.txt", "tab\tand\fform.txt", "Zürich 会议.txt"]
+    for i, name in enumerate(names):
+        (docs / name).write_text(f"Report {i}.\nThe harbour of town {i} reopened in spring {2000 + i}.\n")
+    settings = Settings(vector_store=str(tmp_path / "quoted.db"))
+    assert ingest([docs], settings, encoder=encoder).documents == 4
+    assistant = Assistant(settings)
+    assert sorted(assistant.index.documents) == sorted(names)
+    for i, name in enumerate(names):
+        answer = assistant.ask(f"When did the harbour of town {i} reopen?", doc_ids=[name])
+        assert {h.sentence.doc_id for h in answer.hits} == {name}
+        assert str(2000 + i) in answer.answer and answer.citations[0].doc_id == name
+        assert [s.text for s in assistant.index.document_sentences(name)][-1].startswith("The harbour")
+
+
+def test_an_ingest_interrupted_after_the_alias_moved_keeps_the_new_generation(lite, corpus_copy, encoder, monkeypatch):
+    target = milvus.target_of(lite.vector_store)
+    client = milvus._client(target)
+
+    def moved_then_interrupted(collection, alias, real=client.alter_alias):
+        real(collection, alias)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(client, "alter_alias", moved_then_interrupted)
+    add_change_and_remove(corpus_copy)
+    with pytest.raises(KeyboardInterrupt):
+        ingest([corpus_copy], lite, encoder=encoder)
+    assert "July" in Assistant(lite).ask("When does the zebra migration start?").answer
+
+
 def test_generations_switch_by_alias_copy_unchanged_rows_and_drop_old_ones(lite, corpus_copy, encoder):
     target = milvus.target_of(lite.vector_store)
     first = milvus.live_collection(target)

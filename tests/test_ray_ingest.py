@@ -122,7 +122,8 @@ def test_qa_ingest_on_ray_into_milvus_answers_the_sample_gold_set_as_a_local_ing
     report = ingest([corpus_copy], on_ray, encoder=encoder, ray="")
     assert (report.documents, report.sentences, report.embedded) == (2, 35, 35)
     local = Settings(index_dir=sample_index)
-    ray_index, local_index = milvus.load(milvus.target_of(on_ray.vector_store)), Assistant(local).index
+    target = milvus.target_of(on_ray.vector_store)
+    ray_index, local_index = milvus.load(target, milvus.live_collection(target), {}), Assistant(local).index
     assert [s.id for s in ray_index.sentences] == [s.id for s in local_index.sentences]
     np.testing.assert_allclose(ray_index.vectors_at(slice(None)), local_index.vectors_at(slice(None)), atol=1e-3)
 
