@@ -1,8 +1,11 @@
 """Train the reader (qa/reader.py) and write the shipped files qa/models/reader-int8.onnx and
 qa/models/reader.json.
 
-    .venv/bin/python eval/train_reader.py                 # about 40 minutes on 2 CPU cores, as busy as they are
+    .venv/bin/python eval/train_reader.py                 # about 40 minutes on 2 CPU cores, as busy as they are,
+                                                          # and the int8 model's held-out figures after it (10 more)
     .venv/bin/python eval/train_reader.py --epochs 1 --limit 2000 --out /tmp/reader   # a quick try
+    .venv/bin/python eval/train_reader.py --figures-only  # the shipped model's held-out figures again, with
+                                                          # intervals (10 to 17 minutes on 2 busy cores)
 
 A cross-encoder from the packaged all-MiniLM-L6-v2 weights (see reader_net for its head), trained
 with binary cross-entropy on (question, "title: sentence") pairs: a gold evidence sentence is a
@@ -17,7 +20,10 @@ and the sample corpus are not licensed for training):
 - CLAPNQ dev, two thirds of its questions (Apache-2.0, text CC BY-SA).
 The rest (HotpotQA dev, the other SQuAD articles and CLAPNQ questions) is held out: the figures
 this script prints (and writes into reader.json) are measured on it, and eval/calibrate_reader.py
-fits support and the answerer's thresholds on it.
+fits support and the answerer's thresholds on it. reader.json's held_out_figures are the int8
+model's (what ships), each with a 95% bootstrap interval (`ci95`, qa.metrics.bootstrap over the
+set's questions); held_out_figures_torch are the trained torch model's, before quantization.
+--figures-only recomputes the former for the model in --out, and writes nothing else.
 
 Fixed seeds; the result does not depend on a GPU (CPU training, deterministic data order).
 """
@@ -189,29 +195,86 @@ def rank_auc(positives: list[float], negatives: list[float]) -> float | None:
     return wins / (len(positives) * len(negatives))
 
 
-def held_out_figures(model, tokenizer, held: dict, limit: int | None) -> dict:
-    """Per set: top-1 (the best-scored sentence is gold, answerable questions), and the AUC of
-    the best score separating answerable from unanswerable questions."""
-    report = {}
+def best_sentences(score, held: dict, limit: int | None) -> dict[str, tuple[int, list]]:
+    """Per set: the held-out questions counted, and for each one with sentences (answerable,
+    whether its best-scored sentence is gold, that best score). `score` maps a question's pairs
+    to one logit each: the torch model's (torch_scorer) or the shipped int8 model's
+    (onnx_scorer); the first best wins a tie."""
+    out = {}
     for name, items in held.items():
         items = items[:limit] if limit else items
-        top1, best_answerable, best_unanswerable = [], [], []
+        rows = []
         for answerable, pairs in items:
             if not pairs:
                 continue
-            scores = logits_of(model, tokenizer, pairs)
+            scores = score(pairs)
             best = max(range(len(scores)), key=scores.__getitem__)
-            if answerable:
-                top1.append(pairs[best][2])
-                best_answerable.append(scores[best])
-            else:
-                best_unanswerable.append(scores[best])
+            rows.append((bool(answerable), pairs[best][2], float(scores[best])))
+        out[name] = (len(items), rows)
+    return out
+
+
+def torch_scorer(model, tokenizer):
+    return lambda pairs: logits_of(model, tokenizer, pairs)
+
+
+def onnx_scorer(reader):
+    """The shipped model's logits (qa.reader.Reader, as answering runs it) for one question's pairs."""
+    return lambda pairs: reader.logits(pairs[0][0], [p[1] for p in pairs]).tolist()
+
+
+def held_out_figures(score, held: dict, limit: int | None, intervals: bool = False) -> dict:
+    """Per set: top-1 (the best-scored sentence is gold, answerable questions), and the AUC of
+    the best score separating answerable from unanswerable questions. With `intervals`, `ci95`:
+    95% bootstrap intervals of both (qa.metrics.bootstrap, its seed, resampling the set's
+    questions)."""
+    report = {}
+    for name, (questions, rows) in best_sentences(score, held, limit).items():
+        top1 = [gold for answerable, gold, _ in rows if answerable]
+        best_answerable = [s for answerable, _, s in rows if answerable]
+        best_unanswerable = [s for answerable, _, s in rows if not answerable]
         report[name] = {
-            "questions": len(items),
+            "questions": questions,
             "top1_gold": round(sum(top1) / len(top1), 4) if top1 else None,
             "answerable_auc": None if not best_unanswerable else round(rank_auc(best_answerable, best_unanswerable), 4),
         }
+        if intervals:
+            ci95 = figure_intervals(rows)
+            report[name]["ci95"] = {key: ci95[key] if report[name][key] is not None else None for key in ci95}
     return report
+
+
+def figure_intervals(rows: list) -> dict:
+    """95% bootstrap intervals of top1_gold and answerable_auc over best_sentences' rows of one
+    set: each resample draws the set's questions with replacement (the same resamples for
+    both); top1_gold is its gold best sentences over its answerable questions, answerable_auc
+    rank_auc over its questions, a question drawn twice counting twice."""
+    import numpy as np
+
+    from qa.metrics import bootstrap
+
+    answerable = np.array([r[0] for r in rows], dtype=bool)
+    gold = np.array([r[1] for r in rows], dtype=float) * answerable
+    best = np.array([r[2] for r in rows], dtype=float)
+    positives, negatives = best[answerable], best[~answerable]
+    # wins[p, n]: rank_auc's share of one answerable question's best score against one
+    # unanswerable's; a resample's AUC weighs each pair by how often it drew both.
+    wins = (positives[:, None] > negatives[None, :]) + 0.5 * (positives[:, None] == negatives[None, :])
+
+    def drawn(draws: np.ndarray) -> np.ndarray:
+        counts = np.zeros((len(draws), len(rows)))
+        np.add.at(counts, (np.arange(len(draws))[:, None], draws), 1.0)
+        return counts
+
+    def top1(draws: np.ndarray) -> np.ndarray:
+        return gold[draws].sum(axis=1) / answerable[draws].sum(axis=1)
+
+    def auc(draws: np.ndarray) -> np.ndarray:
+        counts = drawn(draws)
+        p, n = counts[:, answerable], counts[:, ~answerable]
+        return ((p @ wins) * n).sum(axis=1) / (p.sum(axis=1) * n.sum(axis=1))
+
+    return bootstrap(len(rows), {"top1_gold": top1, "answerable_auc": auc})
 
 
 def seeded(seed: int, threads: int) -> random.Random:
@@ -312,12 +375,45 @@ def train(args) -> None:
         return loss_fn(model(**inputs), labels)
 
     def after_epoch(epoch: int) -> dict:
-        dev = held_out_figures(model, tokenizer, held, eval_limit(args, epoch, 150))
+        dev = held_out_figures(torch_scorer(model, tokenizer), held, eval_limit(args, epoch, 150))
         print(f"epoch {epoch} held-out figures: {json.dumps(dev)}", flush=True)
         return dev
 
     dev, seconds = fit(model, plan, loss_of_batch, optimizer, 50, after_epoch)
-    write(model, tokenizer, Path(args.out), dev, len(pairs), positives, args, seconds)
+    write(model, tokenizer, Path(args.out), dev, held, len(pairs), positives, args, seconds)
+
+
+def shipped_figures(reader, held: dict, limit: int | None) -> dict:
+    """The held-out figures of the int8 model that ships (what answering runs), with their
+    intervals: what reader.json's held_out_figures holds, from a training run or --figures-only."""
+    figures = held_out_figures(onnx_scorer(reader), held, limit, intervals=True)
+    print(f"held-out figures, int8 (shipped), 95% intervals: {json.dumps(figures)}", flush=True)
+    return figures
+
+
+def figures_only(args) -> None:
+    """--figures-only: recompute the shipped model's held-out figures with their intervals on the
+    questions training holds out, and write them into its reader.json's held_out_figures; the
+    rest of the file (sha256, calibration, thresholds) stays as it is. No training, no torch."""
+    from qa.embedding import offline
+    from qa.files import write_atomically
+    from qa.reader import Reader
+
+    offline()
+    out = Path(args.out)
+    meta_file = out / "reader.json"
+    reader = Reader(out / "reader-int8.onnx", meta_file)
+    began = time.time()
+    _, held = datasets()
+    figures = shipped_figures(reader, held, args.eval_limit)
+    meta = json.loads(meta_file.read_text())
+    for name, before in (meta.get("held_out_figures") or {}).items():
+        for key, value in before.items():
+            if key != "ci95" and figures.get(name, {}).get(key) != value:
+                print(f"{name} {key}: {value} before, {figures.get(name, {}).get(key)} recomputed", flush=True)
+    meta["held_out_figures"] = figures
+    write_atomically(meta_file, json.dumps(meta, indent=1) + "\n")
+    print(f"wrote held_out_figures into {meta_file} ({time.time() - began:.0f} s)", flush=True)
 
 
 PROBES = [
@@ -364,9 +460,12 @@ def quantize_int8(fp32: Path, int8: Path) -> None:
                      op_types_to_quantize=["MatMul", "Gather"])
 
 
-def write(model, tokenizer, out: Path, dev: dict, pairs: int, positives: int, args, seconds: float) -> None:
-    """Export to ONNX, quantize to int8, check it against torch on probe pairs, then write the
-    weights and their description (renamed into place, so a killed run leaves the old files)."""
+def write(model, tokenizer, out: Path, dev: dict, held: dict, pairs: int, positives: int, args,
+          seconds: float) -> None:
+    """Export to ONNX, quantize to int8, check it against torch on probe pairs, measure the int8
+    model (what ships) on the held-out questions, with intervals (torch's figures, `dev`, kept
+    beside them), then write the weights and their description (renamed into place, so a killed
+    run leaves the old files)."""
     from qa.reader import Reader
 
     out.mkdir(parents=True, exist_ok=True)
@@ -389,7 +488,8 @@ def write(model, tokenizer, out: Path, dev: dict, pairs: int, positives: int, ar
             "pairs": pairs, "positive_pairs": positives,
             "epochs": args.epochs, "batch": args.batch, "lr": args.lr, "head_lr": args.head_lr, "seed": SEED, "max_tokens": MAX_TOKENS,
             "quantization": QUANTIZATION,
-            "held_out_figures": dev,
+            "held_out_figures": None,  # the int8 model's, once it passed the probes
+            "held_out_figures_torch": dev,
             "probes": [{"question": q, "passage": p, "torch_probability": round(s, 5)}
                        for (q, p), s in zip(PROBES, torch_scores)],
             "train_seconds": round(seconds),
@@ -404,6 +504,8 @@ def write(model, tokenizer, out: Path, dev: dict, pairs: int, positives: int, ar
               f"{int8.stat().st_size / 1e6:.1f} MB", flush=True)
         if worst > 0.05:
             sys.exit("train_reader: the int8 export disagrees with torch; not written")
+        meta["held_out_figures"] = shipped_figures(shipped, held, args.eval_limit)
+        meta_file.write_text(json.dumps(meta, indent=1) + "\n")
         os.replace(int8, out / "reader-int8.onnx")
         os.replace(meta_file, out / "reader.json")
     print(f"wrote {out / 'reader-int8.onnx'} and {out / 'reader.json'}", flush=True)
@@ -422,12 +524,16 @@ def training_arguments(doc: str, epochs: int, batch: int, lr: float, head_lr: fl
     parser.add_argument("--limit", type=int, default=None, help=f"train on a seeded sample of this many {items}")
     parser.add_argument("--eval-limit", type=int, default=None, help=f"held-out {held_items} per set (default: all)")
     parser.add_argument("--out", default=str(ROOT / "qa" / "models"))
+    parser.add_argument("--figures-only", action="store_true",
+                        help="train nothing: recompute the held-out figures of the model in --out (int8, as shipped) "
+                             "with their 95%% bootstrap intervals and write them into its description")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    train(training_arguments(__doc__, epochs=1, batch=32, lr=8e-5, head_lr=2e-3, items="pairs",
-                             held_items="questions").parse_args(argv))
+    args = training_arguments(__doc__, epochs=1, batch=32, lr=8e-5, head_lr=2e-3, items="pairs",
+                              held_items="questions").parse_args(argv)
+    (figures_only if args.figures_only else train)(args)
     return 0
 
 

@@ -24,6 +24,11 @@ answers shown overlap the gold answer (token F1 ≥ 0.5) at least 85% of the tim
 the int8 model that ships (its probabilities are not torch's to the third decimal).
 
     --checkpoint /tmp/short-answer.pt   # keeps the torch weights; a second run only exports
+    --figures-only                      # trains nothing: the shipped model's held-out figures again
+
+held_out_figures and at_lead_threshold carry 95% bootstrap intervals (`ci95`, qa.metrics.bootstrap
+over the held-out examples); --figures-only recomputes both for the model in --out (at the
+lead_threshold it has) and writes nothing else, so a training run and it give the same numbers.
 
 Fixed seeds; the result does not depend on a GPU (CPU training, deterministic data order).
 """
@@ -198,11 +203,59 @@ def scored(model, tokenizer, held: dict, limit: int | None) -> dict:
     return report
 
 
-def figures(rows_by_set: dict) -> dict:
-    return {name: {"examples": len(rows),
-                   "exact_match": round(sum(r[1] for r in rows) / len(rows), 4) if rows else None,
-                   "token_f1": round(sum(r[2] for r in rows) / len(rows), 4) if rows else None}
-            for name, rows in rows_by_set.items()}
+def shipped_rows(shipped, held: dict, limit: int | None) -> dict:
+    """Per held-out set: a row() for each example, by the int8 model that ships (qa.short_answer's
+    ShortAnswers, as answering runs it)."""
+    return {name: [row(shipped.best(e["question"], e["title"], e["sentence"]), e)
+                   for e in (items[:limit] if limit else items)]
+            for name, items in held.items()}
+
+
+def figures(rows_by_set: dict, intervals: bool = False) -> dict:
+    """Per set: exact match and token F1 of the best spans, averaged over its examples; with
+    `intervals`, `ci95`: their 95% bootstrap intervals (qa.metrics.bootstrap, its seed,
+    resampling the set's examples)."""
+    import numpy as np
+
+    from qa.metrics import bootstrap
+
+    out = {}
+    for name, rows in rows_by_set.items():
+        out[name] = {"examples": len(rows),
+                     "exact_match": round(sum(r[1] for r in rows) / len(rows), 4) if rows else None,
+                     "token_f1": round(sum(r[2] for r in rows) / len(rows), 4) if rows else None}
+        if intervals:
+            em, f1 = np.array([r[1] for r in rows], dtype=float), np.array([r[2] for r in rows], dtype=float)
+            out[name]["ci95"] = bootstrap(len(rows), {"exact_match": lambda draws, em=em: em[draws].mean(axis=1),
+                                                      "token_f1": lambda draws, f1=f1: f1[draws].mean(axis=1)})
+    return out
+
+
+def at_threshold(rows_by_set: dict, threshold: float) -> dict:
+    """What showing the short answers whose probability is at least `threshold` gives on the pooled
+    held-out sets: coverage (shown share), precision (shown with token F1 >= GOOD_F1), their mean
+    F1, coverage per set, and `ci95`: 95% bootstrap intervals of the first three (qa.metrics.bootstrap,
+    resampling the pooled examples; the threshold stays fixed, so they leave out that it was
+    chosen on these same examples)."""
+    import numpy as np
+
+    from qa.metrics import bootstrap
+
+    rows = [r for rows in rows_by_set.values() for r in rows]
+    shown = [r for r in rows if r[0] >= threshold]
+    kept = np.array([r[0] >= threshold for r in rows], dtype=float)
+    good = kept * np.array([r[2] >= GOOD_F1 for r in rows], dtype=float)
+    f1 = kept * np.array([r[2] for r in rows], dtype=float)
+    return {"threshold": threshold,
+            "coverage": round(len(shown) / len(rows), 4),
+            "precision": round(sum(r[2] >= GOOD_F1 for r in shown) / len(shown), 4) if shown else None,
+            "mean_f1": round(sum(r[2] for r in shown) / len(shown), 4) if shown else None,
+            "coverage_by_set": {name: round(sum(r[0] >= threshold for r in rs) / len(rs), 4)
+                                for name, rs in rows_by_set.items() if rs},
+            "ci95": bootstrap(len(rows), {
+                "coverage": lambda draws: kept[draws].mean(axis=1),
+                "precision": lambda draws: good[draws].sum(axis=1) / kept[draws].sum(axis=1),
+                "mean_f1": lambda draws: f1[draws].sum(axis=1) / kept[draws].sum(axis=1)})}
 
 
 def calibration(rows_by_set: dict, strict: bool) -> tuple[float, dict, list]:
@@ -227,11 +280,7 @@ def calibration(rows_by_set: dict, strict: bool) -> tuple[float, dict, list]:
             sys.exit(f"train_short_answer: no threshold reaches precision {PRECISION} on the held-out data")
         print(f"no threshold reaches precision {PRECISION}: lead_threshold 1.0 (a quick try only)", flush=True)
         chosen = {"threshold": 1.0, "coverage": 0.0, "mean_f1": None, "precision": None}
-    at = {"threshold": chosen["threshold"], "coverage": chosen["coverage"], "precision": chosen["precision"],
-          "mean_f1": chosen["mean_f1"],
-          "coverage_by_set": {name: round(sum(r[0] >= chosen["threshold"] for r in rs) / len(rs), 4)
-                              for name, rs in rows_by_set.items() if rs}}
-    return chosen["threshold"], at, [e for e in table if round(e["threshold"] * 100) % 5 == 0 or e is chosen]
+    return chosen["threshold"], at_threshold(rows_by_set, chosen["threshold"]), [e for e in table if round(e["threshold"] * 100) % 5 == 0 or e is chosen]
 
 
 def example_length(example: dict) -> int:
@@ -346,9 +395,7 @@ def write(model, tokenizer, out: Path, torch_rows: dict, held: dict, counts: dic
               f"{int8.stat().st_size / 1e6:.1f} MB", flush=True)
         if worst > PROBE_TOLERANCE or not same:
             sys.exit("train_short_answer: the int8 export disagrees with torch; not written")
-        rows = {name: [row(shipped.best(e["question"], e["title"], e["sentence"]), e)
-                       for e in (items[: args.eval_limit] if args.eval_limit else items)]
-                for name, items in held.items()}
+        rows = shipped_rows(shipped, held, args.eval_limit)
         agree = [normalize(a[3]) == normalize(b[3]) for name in rows for a, b in zip(rows[name], torch_rows[name])]
         print(f"held-out figures, int8 (shipped): {json.dumps(figures(rows))}; torch: {json.dumps(figures(torch_rows))}; "
               f"same answer as torch: {sum(agree) / len(agree):.3f}", flush=True)
@@ -368,7 +415,7 @@ def write(model, tokenizer, out: Path, torch_rows: dict, held: dict, counts: dic
             "epochs": args.epochs, "batch": args.batch, "lr": args.lr, "head_lr": args.head_lr, "seed": SEED,
             "max_tokens": MAX_TOKENS, "max_span_tokens": MAX_SPAN,
             "quantization": QUANTIZATION,
-            "held_out_figures": figures(rows),
+            "held_out_figures": figures(rows, intervals=True),
             "held_out_figures_torch": figures(torch_rows),
             "held_out_same_answer_as_torch": round(sum(agree) / len(agree), 4),
             **calibrated(rows, strict=not args.limit),
@@ -388,13 +435,57 @@ def write(model, tokenizer, out: Path, torch_rows: dict, held: dict, counts: dic
     print(f"wrote {out / 'short-answer-int8.onnx'} and {out / 'short-answer.json'}", flush=True)
 
 
+def without_intervals(value):
+    return {k: v for k, v in value.items() if k != "ci95"} if isinstance(value, dict) else value
+
+
+def figures_only(args) -> None:
+    """--figures-only: recompute the shipped model's held-out figures with their intervals on the
+    examples training holds out, and write them into its short-answer.json: held_out_figures, and
+    at_lead_threshold at the lead_threshold it has (which stays as it is, as do sha256, the
+    calibration table and the rest). No training."""
+    import time
+
+    from transformers import AutoTokenizer
+
+    from qa.embedding import model_path, offline
+    from qa.files import write_atomically
+    from qa.short_answer import ShortAnswers
+
+    offline()
+    began = time.time()
+    out = Path(args.out)
+    meta_file = out / "short-answer.json"
+    shipped = ShortAnswers(out / "short-answer-int8.onnx", meta_file)
+    tokenizer = AutoTokenizer.from_pretrained(str(model_path()))
+    _, held, _ = datasets(args.hotpot)
+    held = {name: labelled(tokenizer, items) for name, items in held.items()}  # as training holds them out
+    rows = shipped_rows(shipped, held, args.eval_limit)
+    meta = json.loads(meta_file.read_text())
+    recomputed = {"held_out_figures": figures(rows, intervals=True),
+                  "at_lead_threshold": at_threshold(rows, meta["lead_threshold"])}
+    for field, now in recomputed.items():
+        print(f"{field}, int8 (shipped), 95% intervals: {json.dumps(now)}", flush=True)
+        before = meta.get(field) or {}
+        for key in sorted(now.keys() & before.keys() - {"ci95"}):
+            if without_intervals(now[key]) != without_intervals(before[key]):
+                print(f"{field} {key}: {json.dumps(before[key])} before, {json.dumps(now[key])} recomputed", flush=True)
+        meta[field] = now
+    chosen, _, _ = calibration(rows, strict=False)
+    if chosen != meta["lead_threshold"]:
+        print(f"lead_threshold {meta['lead_threshold']} kept; on these figures the rule would choose {chosen}", flush=True)
+    write_atomically(meta_file, json.dumps(meta, indent=1, ensure_ascii=False) + "\n")
+    print(f"wrote held_out_figures and at_lead_threshold into {meta_file} ({time.time() - began:.0f} s)", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = training_arguments(__doc__, epochs=3, batch=16, lr=1e-4, head_lr=1e-3, items="examples",
                                 held_items="examples")
     parser.add_argument("--hotpot", type=int, default=None, help="a seeded sample of this many HotpotQA questions (default: all)")
     parser.add_argument("--checkpoint", default=None,
                         help="save the trained torch weights here; if it exists, load them instead of training")
-    train(parser.parse_args(argv))
+    args = parser.parse_args(argv)
+    (figures_only if args.figures_only else train)(args)
     return 0
 
 
