@@ -8,6 +8,12 @@ documents are in real folders, and never random vectors (on which approximate se
 nothing). The large index's embeddings are cached between runs (index/bench-cache/), so only the
 first run pays for embedding it; the ingest comparison always embeds afresh.
 
+`qa bench --scale N` is the scale bench (ScaleBench, below): the same questions answered from an
+index of about N sentences (and from one of 100,000) kept in FAISS (an index folder) and in Milvus
+(a Milvus Lite server process), with build times, latency, ANN recall and the answering process's
+own peak memory. Only the benchmark documents are embedded for real there: its copies carry
+perturbed vectors (see ScaleBench).
+
 The last line printed is one JSON object with every figure.
 """
 
@@ -20,11 +26,13 @@ import math
 import os
 import resource
 import shutil
+import signal
+import socket
 import statistics
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from qa.files import write_atomically
@@ -59,6 +67,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where the bench writes its corpora and indexes (kept between runs)")
     parser.add_argument("--cache", type=Path, default=Path("index") / "bench-cache",
                         help="embedding cache of the large index")
+    parser.add_argument("--scale", type=int, default=0, metavar="N",
+                        help="instead: FAISS against Milvus at about N sentences (and at 100,000): build time, "
+                             "answer latency, ANN recall, the answering process's memory (copies of the benchmark "
+                             "text carry perturbed vectors; indexes kept in --work)")
     parser.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # tests only
 
 
@@ -68,8 +80,15 @@ def run(args) -> int:
     sizes = TINY if args.tiny else QUICK if args.quick else FULL
     if not (args.data / "hotpotqa" / "documents.jsonl").is_file():
         raise UserError(f"No benchmark data in {args.data}: pass --data FOLDER with hotpotqa/, squad2/ and clapnq/.")
+    if args.scale < 0 or (args.scale and args.quick):
+        raise UserError("--scale takes a number of sentences (and no --quick).")
     args.work.mkdir(parents=True, exist_ok=True)
     began = time.perf_counter()
+    if args.scale:
+        figures = ScaleBench(args.data, args.work, args.cache, SCALE_TINY if args.tiny else SCALE).all(args.scale)
+        figures["bench_seconds"] = round(time.perf_counter() - began, 1)
+        print(json.dumps(figures))
+        return 0
     bench = Bench(args.data, args.work, args.cache, sizes)
     figures = bench.all()
     figures["bench_seconds"] = round(time.perf_counter() - began, 1)
@@ -239,14 +258,14 @@ class Bench:
         settings = settings.with_(index_dir=self.work / f"index-{len(docs)}-{settings.embedding}")
         assistant = Assistant(settings)
         try:
-            n = len(assistant.index.sentences)
+            n = assistant.index.sentence_count
         except UserError:
             encoder = CachedEncoder(default_encoder(settings.embedding), self.cache)
             say(f"building the large index from {corpus} (embeddings cached in {self.cache}) …")
             report, seconds = _timed(lambda: ingest([corpus], settings, encoder=encoder, rebuild=True, progress=True))
             say(f"  {report.sentences} sentences in {seconds:.0f} s ({encoder.fresh} embedded now, the rest cached)")
             assistant = Assistant(settings)
-            n = len(assistant.index.sentences)
+            n = assistant.index.sentence_count
         self.put("index_sentences", n)
         index = assistant.index
         size = sum(p.stat().st_size for p in index.path.rglob("*") if p.is_file())
@@ -430,6 +449,483 @@ class CachedEncoder:
             with open(tmp, "wb") as f:
                 np.save(f, array, allow_pickle=False)
             os.replace(tmp, self.folder / name)
+
+
+# -- qa bench --scale N ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ScaleSizes:
+    reference: int  # the smaller index measured beside N (the "_at_100k" figures)
+    queries: int  # timed questions per store and size
+    originals: int  # sentences of benchmark text embedded for real (0: every benchmark document)
+    calibration: int  # sentences embedded again under a title variant, to size the copies' noise
+    ann_from: int  # HNSW from this many sentences on in both stores (Settings.ann_from)
+
+
+SCALE = ScaleSizes(100_000, 200, 0, 512, 100_000)
+SCALE_TINY = ScaleSizes(1_000, 4, 600, 32, 1_000)  # for the test of the command itself
+SCALE_SEED = 14  # the copies' noise: copy k draws from default_rng([SCALE_SEED, k])
+SCALE_CHUNK = 65_536  # rows of float32 vectors at a time in the exact search (96 MB)
+ANSWERING = "import sys; from qa.bench import answer_in_child; answer_in_child(*sys.argv[1:])"
+# `milvus-lite server`, stopped by SIGINT (it then finishes its background work and closes its
+# data). Python leaves SIGINT ignored when it starts ignored (a background job's children): undone.
+LITE_SERVER = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+               "from milvus_lite.cmdline import main; sys.exit(main())")
+
+
+class ScaleBench:
+    """`qa bench --scale N`: the same questions answered from FAISS and from Milvus at N sentences.
+
+    The index holds the benchmark documents (split once, embedded once through CachedEncoder), then
+    copies of them under title variants, as the large index of `qa bench` does, until about N
+    sentences. Embedding a million texts would take about 40 minutes on 2 cores, so the copies are
+    not embedded: **each copy's vectors are its original's plus seeded Gaussian noise, renormalised**
+    (perturbed copies). The noise is sized so that a copy sits as far from its original as a real
+    title variant does: `calibration` sentences are embedded again under a variant title, and the
+    per-dimension sigma is chosen so that the expected cosine to the original, 1/sqrt(1 + d sigma^2),
+    equals their median cosine. So copies are near neighbours, never duplicates; but the noise is
+    isotropic where a real re-embedding's difference is not, and the copies' text (and so BM25) is
+    their original's. Copy k of a document has doc_id "<doc_id>~k", the variant title, and sentence
+    ids derived as qa/sentences.py derives them (from the copy's doc_id, text and occurrence).
+
+    The Index is built in memory and written by qa.store.write (an index folder: FAISS HNSW) and by
+    qa.milvus.write into a Milvus Lite server process (`milvus-lite server`), both kept
+    under --work between runs. Each store is then measured from a new process that only answers,
+    which reports its own peak RSS (VmHWM): with Milvus that process holds the client, the models
+    and bounded caches, and the engine's memory is the server's (reported apart). ANN recall@10 is
+    each store's own dense search against exact search over the same (float16) vectors.
+    """
+
+    def __init__(self, data: Path, work: Path, cache: Path, sizes: ScaleSizes) -> None:
+        from qa.embedding import default_encoder, offline
+        from qa.settings import Settings
+
+        offline()
+        self.data, self.work, self.cache, self.sizes = data, work, cache, sizes
+        self.settings = Settings(ann_from=sizes.ann_from)
+        self.encoder = CachedEncoder(default_encoder(self.settings.embedding), cache)
+        self.figures: dict = {}
+        self._originals = None
+        self._sigma: float | None = None
+
+    def all(self, n: int) -> dict:
+        from qa.embedding import default_encoder
+
+        reference = min(self.sizes.reference, n)
+        questions = Bench(self.data, self.work, self.cache, TINY).questions(self.sizes.queries)
+        # Embedded as the assistant embeds questions (fp32), for the recall figures.
+        query_vectors = default_encoder("fp32").encode(questions)
+        measured = {size: self.measure(size, questions, query_vectors) for size in dict.fromkeys((reference, n))}
+        out = {"sentences": measured[n]["sentences"], "documents": measured[n]["documents"],
+               "reference_sentences": measured[reference]["sentences"], "queries": len(questions)}
+        for key, value in measured[n].items():
+            out.setdefault(key, value)
+        for key in ("faiss_query_p50_ms", "faiss_query_p95_ms", "faiss_ann_recall_at_10", "faiss_answer_rss_mb",
+                    "milvus_query_p50_ms", "milvus_query_p95_ms", "milvus_recall_at_10", "milvus_answer_rss_mb",
+                    "milvus_server_rss_mb", "faiss_build_s", "milvus_build_s"):
+            out[f"{key}_at_100k"] = measured[reference][key]
+        out["perturbed_copies"] = True
+        out["bench_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        return out
+
+    # -- one size ----------------------------------------------------------------------------
+    def measure(self, n: int, questions: list[str], query_vectors) -> dict:
+        import numpy as np
+
+        folder, server, record = self.built(n)
+        figures = dict(record)
+        gen = folder / (folder / "CURRENT").read_text().strip()
+        exact_rows = exact_top(np.load(gen / "vectors.npy", mmap_mode="r"), query_vectors, 10)
+        ids = sentence_ids(gen)
+        exact = [{ids[r] for r in rows} for rows in exact_rows]
+        try:
+            answered = self.answering("store", server.uri, questions)
+            self.put_answers(figures, "milvus", answered)
+            found = self.milvus_dense(server.uri, questions, query_vectors)
+            figures["milvus_recall_at_10"] = round(_recall(found, exact), 4)
+        finally:
+            figures["milvus_server_rss_mb"] = round(server.stop()[0], 1)
+        say(f"  milvus at {figures['sentences']} sentences: answers p50 {figures['milvus_query_p50_ms']} ms, "
+            f"p95 {figures['milvus_query_p95_ms']} ms (by stage {figures['milvus_stage_p50_ms']}); dense recall@10 "
+            f"{figures['milvus_recall_at_10']}; answering process peak RSS {figures['milvus_answer_rss_mb']} MB, "
+            f"Milvus Lite server's {figures['milvus_server_rss_mb']} MB")
+
+        answered = self.answering("index", str(folder), questions)
+        self.put_answers(figures, "faiss", answered)
+        from qa import vectors as vector_stores
+
+        searcher = vector_stores.searcher(np.load(gen / "vectors.npy", mmap_mode="r"), gen)  # what Index.dense uses
+        found = [{ids[int(r)] for r in searcher.search(v, 10)[0]} for v in query_vectors]
+        figures["faiss_ann_recall_at_10"] = round(_recall(found, exact), 4)
+        del searcher
+        say(f"  faiss at {figures['sentences']} sentences: answers p50 {figures['faiss_query_p50_ms']} ms, "
+            f"p95 {figures['faiss_query_p95_ms']} ms (by stage {figures['faiss_stage_p50_ms']}); ANN recall@10 "
+            f"{figures['faiss_ann_recall_at_10']}; answering process peak RSS {figures['faiss_answer_rss_mb']} MB")
+        return figures
+
+    def put_answers(self, figures: dict, store: str, answered: dict) -> None:
+        import numpy as np
+
+        times = answered["times_ms"]
+        figures[f"{store}_query_p50_ms"] = round(float(np.percentile(times, 50)), 1)
+        figures[f"{store}_query_p95_ms"] = round(float(np.percentile(times, 95)), 1)
+        figures[f"{store}_stage_p50_ms"] = answered["stage_p50_ms"]
+        figures[f"{store}_open_s"] = round(answered["open_s"], 2)
+        figures[f"{store}_answer_rss_mb"] = round(answered["vm_hwm_kb"] / 1024, 1)
+        # Questions whose answering raised are left out of the times, and counted here.
+        figures[f"{store}_answer_errors"] = len(answered["errors"])
+        if answered["errors"]:
+            figures[f"{store}_first_error"] = answered["errors"][0]
+            say(f"  {store}: {len(answered['errors'])} of {len(answered['errors']) + len(times)} questions failed, "
+                f"e.g. {answered['errors'][0]}")
+
+    def answering(self, flag: str, where: str, questions: list[str]) -> dict:
+        """Timed answers from a new process that does nothing else; it reports its own peak RSS."""
+        path = self.work / "scale-questions.json"
+        write_atomically(path, json.dumps(questions))
+        child = subprocess.run([sys.executable, "-c", ANSWERING, flag, where, str(path)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace")
+        if child.returncode:
+            raise RuntimeError(f"the answering process failed: {child.stderr.strip()[-2000:]}")
+        return json.loads(child.stdout.strip().splitlines()[-1])
+
+    def milvus_dense(self, uri: str, questions: list[str], query_vectors) -> list[set[str]]:
+        """The top 10 sentence ids of Milvus's dense search alone, as MilvusIndex.search runs it."""
+        from qa import location
+        from qa.embedding import model_queried_by
+
+        settings = self.settings.with_(vector_store=uri, retrieval="dense")
+        model = model_queried_by(self.encoder.base, location.recorded_model(settings))
+        index = location.open_live(settings, model, self.encoder.dimension)
+        return [{h.sentence.id for h in index.search(q, v, settings, None, 10)} for q, v in zip(questions, query_vectors)]
+
+    # -- building --------------------------------------------------------------------------
+    def built(self, n: int) -> tuple[Path, LiteServer, dict]:
+        """The index folder and a running Milvus Lite server holding the same index of about n
+        sentences; built unless kept from an earlier run."""
+        from qa import milvus, store
+
+        name = f"scale-{n}" + (f"-of-{self.sizes.originals}" if self.sizes.originals else "") + f"-{self.settings.embedding}"
+        folder, lite, record_file = self.work / f"{name}-faiss", self.work / f"{name}.milvus", self.work / f"{name}.json"
+        record = json.loads(record_file.read_text()) if record_file.is_file() else {}
+        faiss_ready = "faiss_build_s" in record and self.readable(self.settings.with_(index_dir=folder))
+        server = LiteServer(lite, self.work / f"{name}.milvus.log")
+        record["milvus_server_start_s"] = round(server.start(), 2)
+        ready = faiss_ready and "milvus_build_s" in record and self.readable(self.settings.with_(vector_store=server.uri))
+        if ready:
+            say(f"scale index of {record['sentences']} sentences kept from an earlier run ({folder}, {lite}); "
+                f"built then in {record['faiss_build_s']} s (faiss) and {record['milvus_build_s']} s (milvus)")
+            record["builds_cached"] = True
+            return folder, server, record
+        try:
+            index = None
+            if not faiss_ready:
+                for key in [k for k in record if k != "milvus_server_start_s"]:
+                    del record[key]
+                _, prepared = _timed(self.originals)  # split and embedded once a run (through the cache)
+                index, seconds = _timed(lambda: self.assemble(n))
+                record.update(index.manifest["bench_scale"], sentences=len(index.sentences),
+                              documents=len(index.documents), originals_s=round(prepared, 1),
+                              assemble_s=round(seconds, 1))
+                say(f"scale index: {len(index.sentences)} sentences, {len(index.documents)} documents assembled in "
+                    f"{seconds:.0f} s ({record['originals_sentences']} embedded originals and "
+                    f"{record['copies']} perturbed copies, noise sigma {record['noise_sigma']})")
+                say(f"  writing the index folder (FAISS HNSW, BM25) to {folder} …")
+                _, seconds = _timed(lambda: store.write(index, self.settings.with_(index_dir=folder)))
+                record["faiss_build_s"] = round(seconds, 1)
+                say(f"  faiss: written in {seconds:.0f} s")
+                write_atomically(record_file, json.dumps(record, indent=2))
+            else:
+                model = json.loads((folder / (folder / "CURRENT").read_text().strip() / "manifest.json").read_text())["model"]
+                index = store.open_index(folder, model, self.encoder.dimension, self.settings.index_fingerprint(model))
+            say(f"  writing the same index to Milvus Lite ({lite}, a server process) …")
+            written = _Progress(len(index.sentences), "  milvus: written")
+            _, seconds = _timed(lambda: milvus.write(index, milvus.target_of(server.uri), self.settings.ann_from, written))
+            index = None  # the parent holds nothing of it while the stores are measured
+            # milvus.write returns once its rows are flushed; the engine compacts and indexes the
+            # flushed segments in the background. Stopping the server waits for that work.
+            _, drained = server.stop()
+            record.update(milvus_write_s=round(seconds, 1), milvus_background_s=round(drained, 1),
+                          milvus_build_s=round(seconds + drained, 1), builds_cached=False)
+            say(f"  milvus: written in {seconds:.0f} s, then {drained:.0f} s of the engine's own compaction and "
+                f"indexing (stopping the server waits for it)")
+            record["milvus_server_start_s"] = round(server.start(), 2)
+            write_atomically(record_file, json.dumps(record, indent=2))
+        except BaseException:
+            server.stop()
+            raise
+        return folder, server, record
+
+    def readable(self, settings) -> bool:
+        """Whether a kept index is there and one this version reads (its manifest checked; for
+        Milvus, opened), so a change of format or layout since it was built rebuilds it."""
+        from qa import location, store
+        from qa.errors import UserError
+
+        try:
+            model = location.recorded_model(settings)
+            if model is None:
+                return False
+            if location.milvus.target_of(settings.vector_store):
+                location.open_live(settings, model, self.encoder.dimension)
+            else:
+                folder = settings.index_dir / (settings.index_dir / "CURRENT").read_text().strip()
+                store.check_manifest(json.loads((folder / "manifest.json").read_text()), str(folder), model,
+                                     self.encoder.dimension, settings.index_fingerprint(model), "")
+        except (UserError, OSError, ValueError):
+            return False
+        return True
+
+    def originals(self):
+        """The benchmark documents split once, their sentences' occurrence numbers (for ids) and
+        their embeddings (through the cache)."""
+        if self._originals is not None:
+            return self._originals
+        import numpy as np
+
+        from qa.ingest import content_hash
+        from qa.sentences import split_all
+        from qa.store import window_text
+        from qa.types import Document
+
+        docs: list[Document] = []
+        seen, counted = set(), 0
+        for name in DATASETS:
+            path = self.data / name / "documents.jsonl"
+            with open(path, encoding="utf-8") as f:
+                for line in f:
+                    r = json.loads(line)
+                    doc = Document(str(r["doc_id"]), str(r.get("title") or ""), r["text"], str(path))
+                    digest = content_hash(doc)
+                    if not doc.text.strip() or doc.doc_id in seen or digest in seen:
+                        continue  # as an ingest skips them
+                    seen |= {doc.doc_id, digest}
+                    docs.append(doc)
+                    counted += len(r.get("sentences") or ()) or 1
+                    if self.sizes.originals and counted >= self.sizes.originals:
+                        break
+            if self.sizes.originals and counted >= self.sizes.originals:
+                break
+        say(f"splitting {len(docs)} benchmark documents …")
+        split = [(doc, sentences) for doc, sentences in zip(docs, split_all(docs, self.settings.limits)) if sentences]
+        texts = [window_text(doc, sentences, i, self.settings.window, self.settings.embed_title)
+                 for doc, sentences in split for i in range(len(sentences))]
+        say(f"embedding their {len(texts)} sentences (cached in {self.cache}) …")
+        began, parts = time.perf_counter(), []
+        for start in range(0, len(texts), 8_192):
+            parts.append(self.encoder.encode(texts[start : start + 8_192]))
+            say(f"  {start + len(parts[-1])} of {len(texts)} ({self.encoder.fresh} embedded now) in "
+                f"{time.perf_counter() - began:.0f} s")
+        vectors = np.concatenate(parts)
+        occurrences = []
+        for _, sentences in split:
+            count: dict[str, int] = {}
+            numbers = []
+            for s in sentences:
+                numbers.append(count.get(s.text, 0))
+                count[s.text] = numbers[-1] + 1
+            occurrences.append(numbers)
+        self._originals = (split, occurrences, vectors)
+        return self._originals
+
+    def noise_sigma(self) -> float:
+        """Per-dimension sigma that puts a copy as far from its original as a real title variant is."""
+        if self._sigma is not None:
+            return self._sigma
+        import numpy as np
+
+        from qa.store import window_text
+
+        split, _, vectors = self.originals()
+        places = [(d, i) for d, (_, sentences) in enumerate(split) for i in range(len(sentences))]
+        rows = np.linspace(0, len(places) - 1, min(self.sizes.calibration, len(places))).astype(int)
+        texts = []
+        for j, row in enumerate(rows):
+            d, i = places[row]
+            doc, sentences = split[d]
+            variant = replace(doc, title=f"{doc.title} ({VARIANTS[j % len(VARIANTS)]} 1)")
+            texts.append(window_text(variant, sentences, i, self.settings.window, self.settings.embed_title))
+        again = _unit(self.encoder.encode(texts))
+        cosines = np.sum(again * _unit(vectors[rows]), axis=1)
+        median = float(np.median(cosines))
+        dimension = vectors.shape[1]
+        self._sigma = math.sqrt(max(1 / min(median, 0.9999) ** 2 - 1, 0) / dimension)
+        self.figures.update(title_variant_cosine_median=round(median, 4))
+        say(f"copies' noise: {len(texts)} sentences embedded again under a title variant sit at a median cosine "
+            f"{median:.4f} from their originals; sigma {self._sigma:.5f} a dimension gives that expected cosine")
+        return self._sigma
+
+    def assemble(self, n: int):
+        """The Index of the originals and then perturbed copies, until at least n sentences."""
+        import numpy as np
+
+        from qa.ingest import content_hash
+        from qa.sentences import sentence_id
+        from qa.store import Index, StoredDocument
+        from qa.types import Sentence
+
+        split, occurrences, base = self.originals()
+        sigma = self.noise_sigma()
+        documents, sentences, parts = {}, [], []
+        copy = 0
+        while len(sentences) < n:
+            first = len(sentences)
+            for (doc, doc_sentences), numbers in zip(split, occurrences):
+                if copy:
+                    doc_id = f"{doc.doc_id}~{copy}"
+                    title = f"{doc.title} ({VARIANTS[(copy - 1) % len(VARIANTS)]} {1 + (copy - 1) // len(VARIANTS)})"
+                    doc = replace(doc, doc_id=doc_id, title=title)
+                    doc_sentences = [Sentence(sentence_id(doc_id, s.text, o), doc_id, s.index, s.start, s.end, s.text,
+                                              s.page, s.locator) for s, o in zip(doc_sentences, numbers)]
+                documents[doc.doc_id] = StoredDocument(doc, str(self.data), content_hash(doc), len(sentences),
+                                                       len(doc_sentences))
+                sentences.extend(doc_sentences)
+                if len(sentences) >= n:
+                    break
+            rows = base[: len(sentences) - first]
+            if copy:
+                noise = np.random.default_rng([SCALE_SEED, copy]).standard_normal(rows.shape, dtype=np.float32)
+                rows = _unit(rows + sigma * noise)
+            parts.append(rows.astype(np.float16))
+            copy += 1
+        manifest = {
+            "model": self.encoder.name,
+            "dimension": self.encoder.dimension,
+            "fingerprint": self.settings.index_fingerprint(self.encoder.name),
+            "settings": {"window": self.settings.window, "embed_title": self.settings.embed_title},
+            "bench_scale": {"originals_sentences": len(base), "copies": copy - 1, "noise_sigma": round(sigma, 6),
+                            "noise_seed": SCALE_SEED, **self.figures},
+        }
+        return Index(manifest=manifest, documents=documents, sentences=sentences, vectors=np.concatenate(parts))
+
+
+class LiteServer:
+    """Milvus Lite as a process of its own (`milvus-lite server`), so that a process
+    answering from it holds only the client; started and stopped by the scale bench."""
+
+    def __init__(self, data_dir: Path, log: Path) -> None:
+        self.data_dir, self.log = data_dir, log
+        self.process: subprocess.Popen | None = None
+        self.uri = ""
+
+    def start(self, timeout: float = 900) -> float:
+        """Start the server and wait until it listens; return how long that took (it opens its data first)."""
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        began = time.perf_counter()
+        with open(self.log, "a", encoding="utf-8") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", LITE_SERVER, "server", "--data-dir", str(self.data_dir),
+                 "--host", "127.0.0.1", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
+        while time.perf_counter() - began < timeout:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the Milvus Lite server stopped (exit status {self.process.returncode}); see {self.log}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                self.uri = f"milvus://127.0.0.1:{port}"
+                return time.perf_counter() - began
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"the Milvus Lite server did not listen within {timeout:.0f} s; see {self.log}")
+
+    def stop(self, timeout: float = 3_600) -> tuple[float, float]:
+        """Stop it as Ctrl-C does (it finishes its background compaction and indexing first);
+        return its peak RSS in MB and how long stopping took."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return 0.0, 0.0
+        peak = _vm_hwm_kb(process.pid) / 1024
+        began = time.perf_counter()
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        return peak, time.perf_counter() - began
+
+
+class _Progress:
+    """Milvus's write progress: a line each tenth, with the rate so far."""
+
+    def __init__(self, total: int, label: str) -> None:
+        self.total, self.label, self.done, self.said = total, label, 0, 0
+        self.began = time.perf_counter()
+
+    def __call__(self, count: int) -> None:
+        self.done += count
+        if self.done * 10 // max(self.total, 1) > self.said or self.done == self.total:
+            self.said = self.done * 10 // max(self.total, 1)
+            seconds = time.perf_counter() - self.began
+            say(f"{self.label} {self.done} of {self.total} sentences in {seconds:.0f} s ({self.done / seconds:.0f}/s)")
+
+
+def answer_in_child(flag: str, where: str, questions_file: str) -> None:
+    """In the answering process: open the index as a front end does (`--index` folder or
+    `--store` URI), answer every question, print the times and this process's peak RSS."""
+    import numpy as np
+
+    from qa.assistant import Assistant
+    from qa.settings import Settings
+
+    settings = Settings(index_dir=Path(where)) if flag == "index" else Settings(vector_store=where)
+    questions = json.loads(Path(questions_file).read_text())
+    assistant = Assistant(settings)
+    began = time.perf_counter()
+    assistant.search(questions[0])  # opens the index (in Milvus: loads the collections); untimed
+    opened = time.perf_counter() - began
+    times, stages, errors = [], {}, []
+    for q in questions:
+        try:
+            answer = assistant.ask(q)
+        except Exception as exc:  # noqa: BLE001 - counted and reported: the figures say what failed
+            errors.append(f"{type(exc).__name__}: {exc}".splitlines()[0][:300])
+            continue
+        times.append(answer.timings_ms["total"])
+        for stage, ms in answer.timings_ms.items():
+            stages.setdefault(stage, []).append(ms)
+    print(json.dumps({"times_ms": times, "open_s": opened, "vm_hwm_kb": _vm_hwm_kb("self"), "errors": errors,
+                      "stage_p50_ms": {s: round(float(np.median(v)), 1) for s, v in stages.items() if s != "total"}}))
+
+
+def exact_top(vectors, queries, k: int):
+    """The rows of the k best cosines for each query, by brute force over (memory-mapped) vectors."""
+    import numpy as np
+
+    best_scores = np.full((len(queries), 0), -np.inf, dtype=np.float32)
+    best_rows = np.zeros((len(queries), 0), dtype=np.int64)
+    for start in range(0, len(vectors), SCALE_CHUNK):
+        scores = queries @ np.asarray(vectors[start : start + SCALE_CHUNK], dtype=np.float32).T
+        scores = np.concatenate([best_scores, scores], axis=1)
+        rows = np.concatenate([best_rows, np.broadcast_to(np.arange(start, start + scores.shape[1] - best_rows.shape[1]),
+                                                          (len(queries), scores.shape[1] - best_rows.shape[1]))], axis=1)
+        keep = np.argsort(-scores, axis=1)[:, :k]
+        best_scores, best_rows = np.take_along_axis(scores, keep, 1), np.take_along_axis(rows, keep, 1)
+    return best_rows
+
+
+def sentence_ids(generation: Path) -> list[str]:
+    """Each row's sentence id, from an index folder's sentences.jsonl."""
+    with open(generation / "sentences.jsonl", encoding="utf-8") as f:
+        return [json.loads(line)[0] for line in f]
+
+
+def _recall(found: list[set], exact: list[set]) -> float:
+    return statistics.mean(len(f & e) / len(e) for f, e in zip(found, exact))
+
+
+def _unit(vectors):
+    import numpy as np
+
+    vectors = np.asarray(vectors, dtype=np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def _vm_hwm_kb(pid) -> int:
+    """A process's peak resident memory (VmHWM), in kB."""
+    with open(f"/proc/{pid}/status", encoding="utf-8") as f:
+        return int(next(line for line in f if line.startswith("VmHWM")).split()[1])
 
 
 # -- helpers ------------------------------------------------------------------------------------
