@@ -37,6 +37,10 @@ def slack_rating(index_dir: Path) -> None:
         slack = Slack(standin, f"http://127.0.0.1:{server.server_address[1]}/slack/events", SLACK_SECRET)
         question, _ = slack.mention("What is the capital of Peru?")
         (posted,) = slack.answers(question["ts"])
+        # The bot is done with the question (and remembers the answer it rates) once it takes its
+        # working sign off; the posted message shows up a moment earlier, and a click that fast
+        # lost the race on a loaded machine.
+        standin.wait_for("reactions.remove", channel=CHANNEL, timestamp=question["ts"])
         answer = next(m for m in standin.messages[CHANNEL] if m.get("thread_ts") == question["ts"])
         buttons = [b for b in posted["blocks"] if b["type"] == "actions"][0]["elements"]
         assert [b["action_id"] for b in buttons] == ["groundqa_rate_up", "groundqa_rate_down"]
