@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from conftest import CORPUS, GROUND_TROOPS, ROOT, add_change_and_remove
 from test_cli import qa
+from test_vectors import QUESTIONS
 
 from qa import milvus
 from qa.assistant import Assistant
@@ -22,13 +23,6 @@ from qa.ingest import ingest
 from qa.settings import Settings
 from qa.store import IndexProblem
 
-QUESTIONS = [
-    "What did the US rule out?",
-    "How much did Norway contribute?",
-    "Who is Keith Kellogg?",
-    "security guarantees for Ukraine",
-    "European troops after a ceasefire",
-]
 
 
 def collections(target) -> set[str]:
