@@ -177,8 +177,10 @@ class Assistant:
 
         started = time.perf_counter()
         evidence = score(question, query_vector, history, hits, index, self.encoder, weights,
-                         self.settings.support_dense_weight, self.reader, query)
-        timings["support"] = _ms(started)
+                         self.settings.support_dense_weight, self.reader, query, timings)
+        # Stages are disjoint: "support" is resemblance (the sentences' own vectors, word overlap),
+        # "reader" the cross-encoder's share.
+        timings["support"] = _ms(started) - timings.get("reader", 0.0)
         return Reading(index, query, hits, evidence)
 
 

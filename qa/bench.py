@@ -523,6 +523,8 @@ class ScaleBench:
                     "milvus_query_p50_ms", "milvus_query_p95_ms", "milvus_recall_at_10", "milvus_answer_rss_mb",
                     "milvus_server_rss_mb", "faiss_build_s", "milvus_build_s"):
             out[f"{key}_at_100k"] = measured[reference][key]
+            if f"{key}_ci95" in measured[reference]:
+                out[f"{key}_ci95_at_100k"] = measured[reference][f"{key}_ci95"]
         out["perturbed_copies"] = True
         out["bench_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
         return out
@@ -541,7 +543,7 @@ class ScaleBench:
             answered = self.answering("store", server.uri, questions)
             self.put_answers(figures, "milvus", answered)
             found = self.milvus_dense(server.uri, questions, query_vectors)
-            figures["milvus_recall_at_10"] = round(_recall(found, exact), 4)
+            put_recall(figures, "milvus_recall_at_10", found, exact)
         finally:
             figures["milvus_server_rss_mb"] = round(server.stop()[0], 1)
         say(f"  milvus at {figures['sentences']} sentences: answers p50 {figures['milvus_query_p50_ms']} ms, "
@@ -555,7 +557,7 @@ class ScaleBench:
 
         searcher = vector_stores.searcher(np.load(gen / "vectors.npy", mmap_mode="r"), gen)  # what Index.dense uses
         found = [{ids[int(r)] for r in searcher.search(v, 10)[0]} for v in query_vectors]
-        figures["faiss_ann_recall_at_10"] = round(_recall(found, exact), 4)
+        put_recall(figures, "faiss_ann_recall_at_10", found, exact)
         del searcher
         say(f"  faiss at {figures['sentences']} sentences: answers p50 {figures['faiss_query_p50_ms']} ms, "
             f"p95 {figures['faiss_query_p95_ms']} ms (by stage {figures['faiss_stage_p50_ms']}); ANN recall@10 "
@@ -566,8 +568,9 @@ class ScaleBench:
         import numpy as np
 
         times = answered["times_ms"]
-        figures[f"{store}_query_p50_ms"] = round(float(np.percentile(times, 50)), 1)
-        figures[f"{store}_query_p95_ms"] = round(float(np.percentile(times, 95)), 1)
+        for q in (50, 95):
+            figures[f"{store}_query_p{q}_ms"] = round(float(np.percentile(times, q)), 1)
+            figures[f"{store}_query_p{q}_ms_ci95"] = interval(times, lambda rows, q=q: np.percentile(rows, q, axis=1), 1)
         figures[f"{store}_stage_p50_ms"] = answered["stage_p50_ms"]
         figures[f"{store}_open_s"] = round(answered["open_s"], 2)
         figures[f"{store}_answer_rss_mb"] = round(answered["vm_hwm_kb"] / 1024, 1)
@@ -911,8 +914,23 @@ def sentence_ids(generation: Path) -> list[str]:
         return [json.loads(line)[0] for line in f]
 
 
-def _recall(found: list[set], exact: list[set]) -> float:
-    return statistics.mean(len(f & e) / len(e) for f, e in zip(found, exact))
+def put_recall(figures: dict, key: str, found: list[set], exact: list[set]) -> None:
+    """Mean recall of `exact` in `found` over the questions, with its bootstrap interval."""
+    recalls = [len(f & e) / len(e) for f, e in zip(found, exact)]
+    figures[key] = round(statistics.mean(recalls), 4)
+    figures[f"{key}_ci95"] = interval(recalls, lambda rows: rows.mean(axis=1), 4)
+
+
+def interval(values: list[float], statistic, digits: int) -> list[float] | None:
+    """The 95% bootstrap interval of a statistic of per-question values (qa.metrics.bootstrap's
+    seeded resamples): `statistic` maps a (rounds, n) array of values to one value per round."""
+    import numpy as np
+
+    from qa.metrics import bootstrap
+
+    values = np.asarray(values, dtype=float)
+    bounds = bootstrap(len(values), {"v": lambda rows: statistic(values[rows])})["v"]
+    return None if bounds is None else [round(b, digits) for b in bounds]
 
 
 def _unit(vectors):
