@@ -23,7 +23,7 @@ from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp_types import Resource, ToolAnnotations
 
 from qa.errors import UserError
-from qa.schema import AnswerRecord, DocumentList, DocumentRecord, SearchHit, SearchResult
+from qa.schema import AnswerRecord, DocumentList, SearchHit, SearchResult
 
 if TYPE_CHECKING:
     from qa.assistant import Assistant
@@ -47,12 +47,12 @@ class GroundQAServer(MCPServer):
         self.assistant = assistant
 
     async def list_resources(self) -> list[Resource]:
+        """The fixed resources and the index's first 1,000 documents (this MCP SDK's listing
+        takes no cursor; `groundqa://documents` says how many there are in all)."""
         listed = await super().list_resources()
-        index = await anyio.to_thread.run_sync(lambda: self.assistant.index)
-        return listed + [
-            Resource(uri=document_uri(doc_id), name=doc_id, title=stored.document.title, mime_type="text/plain")
-            for doc_id, stored in index.documents.items()
-        ]
+        page = await anyio.to_thread.run_sync(lambda: DocumentList.page_of(self.assistant.index))
+        return listed + [Resource(uri=document_uri(d.doc_id), name=d.doc_id, title=d.title, mime_type="text/plain")
+                         for d in page.documents]
 
 
 def document_uri(doc_id: str) -> str:
@@ -100,13 +100,9 @@ def build(assistant: Assistant) -> GroundQAServer:
 
     @server.resource(SCHEME, name="documents", title="Indexed documents", mime_type="application/json")
     async def documents() -> str:
-        """Every indexed document: its id, title, sentence count, and the URI of its text."""
-        index = await anyio.to_thread.run_sync(lambda: assistant.index)
-        listed = DocumentList(
-            documents=[DocumentRecord(doc_id=doc_id, title=stored.document.title, sentences=stored.rows,
-                                      pages=len(stored.document.page_starts) or None)
-                       for doc_id, stored in index.documents.items()],
-            sentences=index.sentence_count, updated=index.manifest.get("created"))
+        """The indexed documents (the first 1,000; `total` counts them all): each one's id, title
+        and sentence count."""
+        listed = await anyio.to_thread.run_sync(lambda: DocumentList.page_of(assistant.index))
         return listed.model_dump_json()
 
     @server.resource(SCHEME + "/{doc_id}", name="document", title="A document's text", mime_type="text/plain")

@@ -142,10 +142,31 @@ class DocumentRecord(BaseModel):
     pages: int | None = Field(None, description="Page count of a PDF, else null")
 
 
+# A listing is paged: an index in Milvus can hold hundreds of thousands of documents, and each
+# record is fetched from the engine.
+MAX_LISTED = 1000
+
+
 class DocumentList(BaseModel):
-    documents: list[DocumentRecord]
+    documents: list[DocumentRecord] = Field(description="This page of the documents, in the index's order")
+    total: int = Field(description="Documents in the whole index")
+    offset: int = Field(0, description="Where this page starts")
+    next_offset: int | None = Field(None, description="The offset of the next page; null on the last")
     sentences: int = Field(description="Sentences in the whole index")
     updated: str | None = Field(None, description="When the index was last written")
+
+    @classmethod
+    def page_of(cls, index, offset: int = 0, limit: int = MAX_LISTED) -> DocumentList:
+        """Documents offset..offset+limit of `index`; only those documents' records are read."""
+        from itertools import islice
+
+        total = len(index.documents)
+        listed = [(doc_id, index.documents[doc_id]) for doc_id in islice(index.documents, offset, offset + limit)]
+        return cls(
+            documents=[DocumentRecord(doc_id=doc_id, title=stored.document.title, sentences=stored.rows,
+                                      pages=len(stored.document.page_starts) or None) for doc_id, stored in listed],
+            total=total, offset=offset, next_offset=offset + limit if offset + limit < total else None,
+            sentences=index.sentence_count, updated=index.manifest.get("created"))
 
 
 class FileOutcomeRecord(BaseModel):

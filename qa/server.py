@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import anyio
-from fastapi import Depends, FastAPI, File, Request, UploadFile
+from fastapi import Depends, FastAPI, File, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -51,8 +51,8 @@ from qa.schema import (
     ChatChoice,
     ChatCompletion,
     ChatCompletionRequest,
+    MAX_LISTED,
     DocumentList,
-    DocumentRecord,
     ErrorResponse,
     FeedbackRequest,
     FeedbackStored,
@@ -279,15 +279,10 @@ def create_app(assistant: Assistant, token: str | None = None, max_queue: int = 
                             hits=[SearchHit.of(hit) for hit in hits])
 
     @app.get("/v1/documents", dependencies=guarded, tags=["documents"])
-    async def documents() -> DocumentList:
-        index = await queue.run(lambda: assistant.index)
-        return DocumentList(
-            documents=[DocumentRecord(doc_id=doc_id, title=stored.document.title, sentences=stored.rows,
-                                      pages=len(stored.document.page_starts) or None)
-                       for doc_id, stored in index.documents.items()],
-            sentences=index.sentence_count,
-            updated=index.manifest.get("created"),
-        )
+    async def documents(offset: Annotated[int, Query(ge=0)] = 0,
+                        limit: Annotated[int, Query(ge=1, le=MAX_LISTED)] = MAX_LISTED) -> DocumentList:
+        """What is indexed, a page at a time (`next_offset` asks for the next)."""
+        return await queue.run(lambda: DocumentList.page_of(assistant.index, offset, limit))
 
     @app.post("/v1/documents", dependencies=guarded, tags=["documents"], status_code=201)
     async def add_documents(files: Annotated[list[UploadFile], File(description="Documents to index")]) -> IngestResult:

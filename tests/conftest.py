@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,30 @@ def add_change_and_remove(corpus: Path) -> None:
     changed = corpus / "000_03cab0ef675863a0.txt"
     changed.write_text(changed.read_text().replace("ground troops", "naval forces"))
     (corpus / "001_7b5fe780b854878b.txt").unlink()
+
+
+def keeps_answering_while(ingesting, assistant) -> None:
+    """Runs `ingesting()` in a thread and asks `assistant` the sample question until it is done
+    (three times at least): every answer must still name ground troops, and the ingest must not fail."""
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def in_background():
+        try:
+            ingesting()
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+        finally:
+            done.set()
+
+    worker = threading.Thread(target=in_background)
+    worker.start()
+    answered = 0
+    while not done.is_set() or answered < 3:
+        assert "ground troops" in assistant.ask("What did the US rule out?").answer
+        answered += 1
+    worker.join()
+    assert not errors
 
 
 @pytest.fixture

@@ -127,6 +127,11 @@ def test_search_and_documents(api, sample_index):
     listed = httpx.get(f"{api}/v1/documents", headers=AUTH).json()
     by_id = {d["doc_id"]: d for d in listed["documents"]}
     assert by_id["000_03cab0ef675863a0.txt"]["sentences"] == 16 and listed["sentences"] == 35
+    assert (listed["total"], listed["next_offset"]) == (2, None)
+    first = httpx.get(f"{api}/v1/documents?limit=1", headers=AUTH).json()
+    second = httpx.get(f"{api}/v1/documents?offset={first['next_offset']}&limit=1", headers=AUTH).json()
+    assert [first["documents"] + second["documents"], second["next_offset"]] == [listed["documents"], None]
+    assert httpx.get(f"{api}/v1/documents?limit=0", headers=AUTH).status_code == 422
     schema = httpx.get(f"{api}/openapi.json").json()
     answer = schema["components"]["schemas"]["AnswerRecord"]["properties"]
     assert "numbered markers" in answer["answer"]["description"]

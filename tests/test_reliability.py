@@ -10,7 +10,7 @@ import threading
 import time
 
 import pytest
-from conftest import GROUND_TROOPS, ROOT
+from conftest import GROUND_TROOPS, ROOT, keeps_answering_while
 
 from qa.assistant import Assistant
 from qa.ingest import ingest
@@ -24,26 +24,7 @@ def test_queries_keep_answering_while_an_ingest_swaps_the_index(index_copy, tmp_
     for i in range(30):
         (extra / f"note{i}.txt").write_text(f"Note {i} is about the harbour number {i}. " * 20)
     assistant = Assistant(settings)
-    errors: list[BaseException] = []
-    done = threading.Event()
-
-    def ingest_in_background():
-        try:
-            ingest([extra], settings, encoder=encoder)
-        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
-            errors.append(exc)
-        finally:
-            done.set()
-
-    worker = threading.Thread(target=ingest_in_background)
-    worker.start()
-    answered = 0
-    while not done.is_set() or answered < 3:
-        answer = assistant.ask("What did the US rule out?")
-        assert "ground troops" in answer.answer
-        answered += 1
-    worker.join()
-    assert not errors
+    keeps_answering_while(lambda: ingest([extra], settings, encoder=encoder), assistant)
     assert assistant.index.manifest["documents"] == 32  # the running assistant sees the new generation
 
 
