@@ -80,7 +80,7 @@ class Settings:
     # Without the reader (reader = "") support is resemblance, whose threshold was 0.45 (margin
     # 0.03, two claims: eval/calibrate.py).
     abstain_below: float = 0.55
-    answer_margin: float = 0.1  # a second claim joins the answer only when this close to the best
+    answer_margin: float = 0.05  # a second claim joins the answer only when this close to the best
     max_claims: int = 3
     same_claim_cosine: float = 0.70  # other documents' sentences this similar corroborate a claim
     # Multi-hop (see answer.second_fact): a linked document's sentence joins the answer as a second

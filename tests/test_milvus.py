@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import CORPUS, GROUND_TROOPS, ROOT, add_change_and_remove
+from conftest import CORPUS, GROUND_TROOPS, ROOT, add_change_and_remove, keeps_answering_while
 from test_cli import qa
 from test_vectors import QUESTIONS
 
@@ -44,10 +44,14 @@ def test_answers_from_milvus_alone_as_the_index_folder_does(lite, sample_index, 
     assistant = Assistant(lite)
     for question in QUESTIONS:
         got, want = assistant.ask(question), faiss.ask(question)
-        # Same sentences by the same cosines (ties may swap places) and the same answer.
-        assert {h.sentence.id for h in got.hits} == {h.sentence.id for h in want.hits}
-        np.testing.assert_allclose(sorted(h.dense for h in got.hits), sorted(h.dense for h in want.hits), atol=1e-4)
-        assert got.answer == want.answer
+        # The same sentences by the same cosines (fusion's ties may swap places), and the same
+        # answer. The engine's BM25 (float32, its own statistics) may order near-equal lexical
+        # scores another way, which can move one sentence across the last place: nothing more.
+        got_hits, want_hits = {h.sentence.id: h for h in got.hits}, {h.sentence.id: h for h in want.hits}
+        assert len(got_hits.keys() - want_hits.keys()) <= 1, question
+        for same in got_hits.keys() & want_hits.keys():
+            assert got_hits[same].dense == pytest.approx(want_hits[same].dense, abs=1e-4)
+        assert got.answer == want.answer, question
         assert [(c.doc_id, c.sentence_index, c.start, c.end) for c in got.citations] == \
                [(c.doc_id, c.sentence_index, c.start, c.end) for c in want.citations]
     answer = assistant.ask("What did the US rule out?")
@@ -60,6 +64,11 @@ def test_answers_from_milvus_alone_as_the_index_folder_does(lite, sample_index, 
         # Ingested from a copy of the corpus: only where it came from differs.
         assert replace(index.documents[doc_id].document, source=stored.document.source) == stored.document
         assert index.document_sentences(doc_id) == folder.document_sentences(doc_id)
+    from qa.schema import DocumentList  # the API's and the MCP server's listing, a page at a time
+
+    pages = [DocumentList.page_of(i, 1, 1).model_dump(exclude={"updated"}) for i in (index, folder)]
+    assert pages[0] == pages[1] and pages[0]["total"] == 2
+    assert [d.doc_id for d in DocumentList.page_of(index, 1, 1).documents] == [list(folder.documents)[1]]
     some = [folder.sentences[row] for row in (0, 17, 34)]
     np.testing.assert_allclose(index.vectors_of(some), folder.vectors_of(some), atol=1e-6)
     weights, local = index.term_weights(), folder.term_weights()
@@ -271,32 +280,12 @@ def milvus_server(tmp_path):
 
 
 def test_processes_keep_answering_from_a_server_while_an_ingest_moves_the_alias(milvus_server, corpus_copy, encoder):
-    import threading
-
     settings = Settings(vector_store=milvus_server)
     ingest([corpus_copy], settings, encoder=encoder)
     for i in range(20):
         (corpus_copy / f"note{i}.txt").write_text(f"Note {i} is about the harbour number {i}. " * 20)
-    errors: list[BaseException] = []
-    done = threading.Event()
-
-    def ingest_in_background():
-        try:
-            ingest([corpus_copy], settings, encoder=encoder)
-        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
-            errors.append(exc)
-        finally:
-            done.set()
-
     assistant = Assistant(settings)
-    worker = threading.Thread(target=ingest_in_background)
-    worker.start()
-    answered = 0
-    while not done.is_set() or answered < 3:
-        assert "ground troops" in assistant.ask("What did the US rule out?").answer
-        answered += 1
-    worker.join()
-    assert not errors
+    keeps_answering_while(lambda: ingest([corpus_copy], settings, encoder=encoder), assistant)
     assert assistant.index.manifest["documents"] == 22  # the running assistant follows the alias
     # Another process answers from the same server at the same time, with no index folder.
     done = qa("ask", "What is note 7 about?", "--store", milvus_server, "--json", cwd=corpus_copy.parent)
