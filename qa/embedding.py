@@ -183,17 +183,24 @@ class OnnxMiniLM:
             feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
             out[rows] = session.run(None, feed)[0]  # onnxruntime lets go of the GIL while it runs
 
-        workers = min(len(batches), cores)
-        if workers == 1:  # a question: no threads to start
-            for rows in batches:
-                run(rows)
-            return out
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(workers, thread_name_prefix="embed") as pool:
-            for _ in pool.map(run, batches):
-                pass
+        side_by_side(run, batches, "embed")
         return out
+
+
+def side_by_side(run, parts: list, name: str) -> None:
+    """`run(part)` for every part, on one thread per core at most (onnxruntime lets go of the GIL
+    while it runs), and on the calling thread when there is one part only (a question: no threads
+    to start)."""
+    workers = min(len(parts), len(os.sched_getaffinity(0)))
+    if workers <= 1:
+        for part in parts:
+            run(part)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(workers, thread_name_prefix=name) as pool:
+        for _ in pool.map(run, parts):
+            pass
 
 
 # -- the export ---------------------------------------------------------------------------------

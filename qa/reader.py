@@ -177,15 +177,10 @@ class Reader(PackagedModel):
                         "token_type_ids": np.array([encodings[i].type_ids], dtype=np.int64)}
                 out[i] = session.run(None, feed)[0].reshape(-1)[0]
 
-        cores = min(len(os.sched_getaffinity(0)), len(passages))
-        if cores <= 1:
-            run(range(len(passages)))
-            return out
-        from concurrent.futures import ThreadPoolExecutor
+        from qa.embedding import side_by_side
 
-        with ThreadPoolExecutor(cores, thread_name_prefix="reader") as pool:
-            for _ in pool.map(run, [range(core, len(passages), cores) for core in range(cores)]):
-                pass
+        cores = min(len(os.sched_getaffinity(0)), len(passages))
+        side_by_side(run, [range(core, len(passages), cores) for core in range(cores)], "reader")
         return out
 
 
