@@ -42,7 +42,7 @@ def main() -> int:
     import faiss
     import numpy as np
 
-    from qa.bench import exact_top, interval
+    from qa.bench import exact_top, put_recall
     from qa.embedding import default_encoder, offline
 
     offline()
@@ -62,9 +62,10 @@ def main() -> int:
         began = time.perf_counter()
         _, found = graph.search(queries, 10)
         ms = (time.perf_counter() - began) / len(questions) * 1000
-        recalls = [len(set(f) & set(e)) / 10 for f, e in zip(found, exact)]
-        low, high = interval(recalls, lambda rows: rows.mean(axis=1), 3)
-        print(f"| {ef} | {np.mean(recalls):.3f} ({low:.3f}-{high:.3f}) | {ms:.2f} |")
+        figures: dict = {}
+        put_recall(figures, "recall", [set(f) for f in found], [set(e) for e in exact])
+        low, high = figures["recall_ci95"]
+        print(f"| {ef} | {figures['recall']:.4f} ({low:.4f}-{high:.4f}) | {ms:.2f} |")
     return 0
 
 

@@ -14,7 +14,7 @@ HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
 # The smallest of 128/256/512/1024 whose recall@10 against exact search reaches 0.98 on 210
 # benchmark dev questions over a million sentences (eval/hnsw_ef.py on `qa bench --scale
-# 1000000`'s graph: 0.934 / 0.961 / 0.980 / 1.000), for about a millisecond more a search than 128.
+# 1000000`'s graph: 0.9343 / 0.9614 / 0.9805 / 0.9995), for about a millisecond more a search.
 HNSW_EF_SEARCH = 512
 HNSW_TYPE = f"hnsw(M={HNSW_M},efSearch={HNSW_EF_SEARCH})"
 FAISS_HNSW_TYPE = f"{HNSW_TYPE},float16"  # FAISS keeps the graph's vectors as float16 codes
