@@ -295,11 +295,11 @@ class Bench:
             times.append(answer.timings_ms["total"])
             for stage, ms in answer.timings_ms.items():
                 parts.setdefault(stage, []).append(ms)
-        self.put("query_p50_ms", float(np.percentile(times, 50)), 1)
-        self.put("query_p95_ms", float(np.percentile(times, 95)), 1)
+        put_latency(self.figures, "query", times)
         self.put("query_stage_p50_ms", {s: round(float(np.median(v)), 1) for s, v in parts.items() if s != "total"})
-        say(f"end-to-end answers ({len(questions)} questions, extractive answerer): p50 {self.figures['query_p50_ms']} ms, "
-            f"p95 {self.figures['query_p95_ms']} ms; median by stage {self.figures['query_stage_p50_ms']}")
+        say(f"end-to-end answers ({len(questions)} questions, extractive answerer): p50 {self.figures['query_p50_ms']} ms "
+            f"{self.figures['query_p50_ms_ci95']}, p95 {self.figures['query_p95_ms']} ms {self.figures['query_p95_ms_ci95']}; "
+            f"median by stage {self.figures['query_stage_p50_ms']}")
 
         index = assistant.index
         vectors = assistant.encoder.encode(questions)
@@ -313,10 +313,10 @@ class Bench:
         else:
             approx = [index.dense(v, 10)[0] for v in vectors]
             source = f"the index's own search ({index.manifest.get('index_type')})"
-        recall = statistics.mean(len(set(map(int, a)) & set(map(int, e))) / 10 for a, e in zip(approx, exact))
-        self.put("ann_recall_at_10", recall, 4)
+        put_recall(self.figures, "ann_recall_at_10", [set(map(int, a)) for a in approx], [set(map(int, e)) for e in exact])
         self.put("ann_source", source)
-        say(f"ANN recall@10 against exact search: {recall:.4f} ({source})")
+        say(f"ANN recall@10 against exact search: {self.figures['ann_recall_at_10']:.4f} "
+            f"{self.figures['ann_recall_at_10_ci95']} ({source})")
 
     def cold_start(self, assistant) -> None:
         """A new process answering one question from the large index, three times (median)."""
@@ -565,12 +565,8 @@ class ScaleBench:
         return figures
 
     def put_answers(self, figures: dict, store: str, answered: dict) -> None:
-        import numpy as np
-
         times = answered["times_ms"]
-        for q in (50, 95):
-            figures[f"{store}_query_p{q}_ms"] = round(float(np.percentile(times, q)), 1)
-            figures[f"{store}_query_p{q}_ms_ci95"] = interval(times, lambda rows, q=q: np.percentile(rows, q, axis=1), 1)
+        put_latency(figures, f"{store}_query", times)
         figures[f"{store}_stage_p50_ms"] = answered["stage_p50_ms"]
         figures[f"{store}_open_s"] = round(answered["open_s"], 2)
         figures[f"{store}_answer_rss_mb"] = round(answered["vm_hwm_kb"] / 1024, 1)
@@ -912,6 +908,15 @@ def sentence_ids(generation: Path) -> list[str]:
     """Each row's sentence id, from an index folder's sentences.jsonl."""
     with open(generation / "sentences.jsonl", encoding="utf-8") as f:
         return [json.loads(line)[0] for line in f]
+
+
+def put_latency(figures: dict, prefix: str, times: list[float]) -> None:
+    """p50 and p95 of the answer times (ms), each with its bootstrap interval."""
+    import numpy as np
+
+    for q in (50, 95):
+        figures[f"{prefix}_p{q}_ms"] = round(float(np.percentile(times, q)), 1)
+        figures[f"{prefix}_p{q}_ms_ci95"] = interval(times, lambda rows, q=q: np.percentile(rows, q, axis=1), 1)
 
 
 def put_recall(figures: dict, key: str, found: list[set], exact: list[set]) -> None:
