@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "eval"))
 
 from calibrate import features, replay  # noqa: E402
-from train_reader import BENCHMARKS, held_out  # noqa: E402
+from train_reader import BENCHMARKS, figure_intervals, held_out, rank_auc  # noqa: E402
 
 # name: (gold file, index, distractor setting)
 SETS = {
@@ -138,9 +138,13 @@ def main(argv: list[str] | None = None) -> int:
     for name in loaded:
         mine = [i for i, (_, n) in enumerate(answerable) if n == name]
         if any(answerable[i][0] for i in mine) and not all(answerable[i][0] for i in mine):
-            auc[name] = {key: round(float(np.mean([values[p] > values[n] for p in mine if answerable[p][0]
-                                                   for n in mine if not answerable[n][0]])), 4)
-                         for key, values in column.items()}
+            auc[name] = {}
+            for key, values in column.items():
+                rows = [(answerable[i][0], False, values[i]) for i in mine]
+                positives = [v for a, _, v in rows if a]
+                negatives = [v for a, _, v in rows if not a]
+                auc[name][key] = round(float(rank_auc(positives, negatives)), 4)
+                auc[name][f"{key}_ci95"] = figure_intervals(rows)["answerable_auc"]
     print(f"support over {FEATURES}: {combination}; answerable AUC of the best sentence: {auc}",
           file=sys.stderr, flush=True)
 
@@ -174,9 +178,13 @@ def main(argv: list[str] | None = None) -> int:
         figures = figures_at(**candidate)
         show(candidate, figures)
         tried.append((feasible(figures), objective(figures), candidate, figures))
-    _, _, chosen, figures = max(tried, key=lambda t: (t[0], t[1]))
-    held_out_figures = {name: {k: m[k] for k in ("citation_f1_strict", "answer_str_em", "unanswerable_abstained",
-                                                  "false_abstention")} for name, m in figures.items()}
+    _, _, chosen, _ = max(tried, key=lambda t: (t[0], t[1]))
+    # The chosen setting's figures again, with their 95% intervals (too slow for every candidate).
+    shown = ("citation_f1_strict", "answer_str_em", "unanswerable_abstained", "false_abstention")
+    held_out_figures = {}
+    for name, (assistant, rows) in loaded.items():
+        m = replay(assistant.index, rows, assistant.settings.with_(**chosen), support)
+        held_out_figures[name] = {k: m[k] for k in shown} | {"ci95": {k: m["ci95"][k] for k in shown}}
     print(json.dumps({"support": combination, "chosen": chosen, "answerable_auc": auc,
                       "held_out_figures": held_out_figures}, indent=1))
     if args.dry_run or args.limit:
