@@ -47,14 +47,20 @@ def test_the_answerer_thresholds_are_the_calibrated_ones():
     assert {key: getattr(settings, key) for key in chosen} == chosen
 
 
-# The issue's four questions. The reader shipped now still abstains on three and cites the wrong
-# sentence for the fourth: they stay here, expected to fail, until a reader reads them.
-@pytest.mark.xfail(strict=True, reason="not yet read by the shipped reader (issue #12)")
+# The issue's four questions. Those the shipped reader does not yet answer right stay here,
+# expected to fail (strictly: one that starts passing must lose its mark), until a reader reads them.
+NOT_YET_READ = pytest.mark.xfail(strict=True, reason="not yet read by the shipped reader (issue #12)")
+
+
 @pytest.mark.parametrize(("question", "doc_id", "expected"), [
-    ("Which publication broke the story?", "001_7b5fe780b854878b.txt", "Financial Times"),
-    ("Is the offer from Washington definitive?", "000_03cab0ef675863a0.txt", "could be withdrawn"),
-    ("What kind of help could the Americans provide from space?", None, "satellite"),
-    ("Where are the air defense systems being kept at the moment?", "001_7b5fe780b854878b.txt", "Germany"),
+    pytest.param("Which publication broke the story?", "001_7b5fe780b854878b.txt", "Financial Times",
+                 marks=NOT_YET_READ),
+    pytest.param("Is the offer from Washington definitive?", "000_03cab0ef675863a0.txt", "could be withdrawn",
+                 marks=NOT_YET_READ),
+    pytest.param("What kind of help could the Americans provide from space?", None, "satellite",
+                 marks=NOT_YET_READ),
+    pytest.param("Where are the air defense systems being kept at the moment?", "001_7b5fe780b854878b.txt",
+                 "Germany", marks=NOT_YET_READ),
 ])
 def test_questions_worded_unlike_the_documents_are_answered(assistant, question, doc_id, expected):
     answer = assistant.ask(question)
