@@ -13,8 +13,9 @@ from qa.reader import Reader, ReaderError, model_files
 from qa.settings import Settings
 
 # The int8 export's largest allowed distance from torch's probability on the probe pairs that
-# eval/train_reader.py recorded (it refuses to write a model further off than this too).
-PROBE_TOLERANCE = 0.05
+# eval/train_reader.py recorded (it refuses to write a model further off than this too; its
+# PROBE_TOLERANCE says why this much).
+PROBE_TOLERANCE = 0.10
 
 
 def test_the_shipped_reader_matches_its_torch_scores_on_the_recorded_probes():
