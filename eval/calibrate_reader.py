@@ -140,10 +140,8 @@ def main(argv: list[str] | None = None) -> int:
         if any(answerable[i][0] for i in mine) and not all(answerable[i][0] for i in mine):
             auc[name] = {}
             for key, values in column.items():
-                rows = [(answerable[i][0], False, values[i]) for i in mine]
-                positives = [v for a, _, v in rows if a]
-                negatives = [v for a, _, v in rows if not a]
-                auc[name][key] = round(float(rank_auc(positives, negatives)), 4)
+                rows = [(answerable[i][0], False, values[i]) for i in mine]  # figure_intervals' (answerable, gold, best)
+                auc[name][key] = round(float(rank_auc([v for a, _, v in rows if a], [v for a, _, v in rows if not a])), 4)
                 auc[name][f"{key}_ci95"] = figure_intervals(rows)["answerable_auc"]
     print(f"support over {FEATURES}: {combination}; answerable AUC of the best sentence: {auc}",
           file=sys.stderr, flush=True)
@@ -177,8 +175,8 @@ def main(argv: list[str] | None = None) -> int:
         candidate = {**chosen, "answer_margin": margin, "max_claims": claims}
         figures = figures_at(**candidate)
         show(candidate, figures)
-        tried.append((feasible(figures), objective(figures), candidate, figures))
-    _, _, chosen, _ = max(tried, key=lambda t: (t[0], t[1]))
+        tried.append((feasible(figures), objective(figures), candidate))
+    _, _, chosen = max(tried, key=lambda t: (t[0], t[1]))
     # The chosen setting's figures again, with their 95% intervals (too slow for every candidate).
     shown = ("citation_f1_strict", "answer_str_em", "unanswerable_abstained", "false_abstention")
     held_out_figures = {}

@@ -386,8 +386,7 @@ def train(args) -> None:
     run = {"pairs": len(pairs), "positives": positives, "epochs": args.epochs, "batch": args.batch, "lr": args.lr,
            "head_lr": args.head_lr, "seconds": seconds, "dev": dev}
     save_checkpoint(model, Path(args.checkpoint), run)
-    write(model, tokenizer, Path(args.out), dev, held, len(pairs), positives, argparse.Namespace(**{**vars(args), **run}),
-          seconds)
+    write(model, tokenizer, Path(args.out), held, run, args.eval_limit)
 
 
 def save_checkpoint(model, path: Path, run: dict) -> None:
@@ -418,8 +417,7 @@ def from_checkpoint(args) -> None:
     model.load_state_dict(load_file(str(path)))
     model.eval()
     _, held = datasets()
-    write(model, AutoTokenizer.from_pretrained(str(base)), Path(args.out), run["dev"], held, run["pairs"],
-          run["positives"], argparse.Namespace(**{**vars(args), **run}), run["seconds"])
+    write(model, AutoTokenizer.from_pretrained(str(base)), Path(args.out), held, run, args.eval_limit)
 
 
 def shipped_figures(reader, held: dict, limit: int | None) -> dict:
@@ -524,12 +522,11 @@ def quantization_noise(model, tokenizer, shipped, held: dict, questions: int = 4
             "max_abs_probability": round(float(gap.max()), 4)}
 
 
-def write(model, tokenizer, out: Path, dev: dict, held: dict, pairs: int, positives: int, args,
-          seconds: float) -> None:
+def write(model, tokenizer, out: Path, held: dict, run: dict, eval_limit: int | None) -> None:
     """Export to ONNX, quantize to int8, check it against torch on probe pairs, measure the int8
-    model (what ships) on the held-out questions, with intervals (torch's figures, `dev`, kept
+    model (what ships) on the held-out questions, with intervals (torch's figures, run["dev"], kept
     beside them), then write the weights and their description (renamed into place, so a killed
-    run leaves the old files)."""
+    run leaves the old files). `run` is what the training run was (train() and its checkpoint)."""
     from qa.reader import Reader
 
     out.mkdir(parents=True, exist_ok=True)
@@ -549,14 +546,15 @@ def write(model, tokenizer, out: Path, dev: dict, held: dict, pairs: int, positi
                 "clapnq": "dev split, 2/3 of its questions (Apache-2.0, text CC BY-SA)",
             },
             "held_out": "hotpotqa dev; squad2 dev, the other articles; clapnq dev, the other questions",
-            "pairs": pairs, "positive_pairs": positives,
-            "epochs": args.epochs, "batch": args.batch, "lr": args.lr, "head_lr": args.head_lr, "seed": SEED, "max_tokens": MAX_TOKENS,
+            "pairs": run["pairs"], "positive_pairs": run["positives"],
+            "epochs": run["epochs"], "batch": run["batch"], "lr": run["lr"], "head_lr": run["head_lr"], "seed": SEED,
+            "max_tokens": MAX_TOKENS,
             "quantization": QUANTIZATION,
             "held_out_figures": None,  # the int8 model's, once it passed the probes
-            "held_out_figures_torch": dev,
+            "held_out_figures_torch": run["dev"],
             "probes": [{"question": q, "passage": p, "torch_probability": round(s, 5)}
                        for (q, p), s in zip(PROBES, torch_scores)],
-            "train_seconds": round(seconds),
+            "train_seconds": round(run["seconds"]),
         }
         meta["sha256"] = sha256_of(int8)
         meta_file = Path(tmp) / "reader.json"
@@ -571,7 +569,7 @@ def write(model, tokenizer, out: Path, dev: dict, held: dict, pairs: int, positi
                      "--checkpoint: change the export, then run with --from-checkpoint)")
         meta["int8_vs_torch"] = quantization_noise(model, tokenizer, shipped, held)
         print(f"int8 against torch on held-out pairs: {json.dumps(meta['int8_vs_torch'])}", flush=True)
-        meta["held_out_figures"] = shipped_figures(shipped, held, args.eval_limit)
+        meta["held_out_figures"] = shipped_figures(shipped, held, eval_limit)
         meta_file.write_text(json.dumps(meta, indent=1) + "\n")
         os.replace(int8, out / "reader-int8.onnx")
         os.replace(meta_file, out / "reader.json")
