@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 from qa import location
 from qa.answer import Answerer, Extractive, make_answerer
-from qa.embedding import Encoder, default_encoder, model_queried_by
+from qa.embedding import Encoder, default_encoder, model_queried_by, sentence_encoder
 from qa.errors import UserError
 from qa.retrieve import Retriever, resolve
 from qa.settings import Settings
@@ -52,6 +52,7 @@ class Assistant:
         # Questions are embedded at full precision, whichever way the documents were (int8 or
         # fp32: see qa.embedding.model_queried_by).
         self.encoder = encoder or default_encoder("fp32")
+        self.sentence_encoder = sentence_encoder(self.encoder)
         self._lock = threading.Lock()
         self._loaded: tuple[str, Index, Retriever, TermWeights] | None = None
         self._answerers: dict[str, Answerer] = {}
@@ -176,7 +177,7 @@ class Assistant:
         timings["retrieve"] = _ms(started)
 
         started = time.perf_counter()
-        evidence = score(question, query_vector, history, hits, index, self.encoder, weights,
+        evidence = score(question, query_vector, history, hits, index, self.sentence_encoder, weights,
                          self.settings.support_dense_weight, self.reader, query, timings)
         # Stages are disjoint: "support" is resemblance (the sentences' own vectors, word overlap),
         # "reader" the cross-encoder's share.

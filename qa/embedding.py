@@ -361,6 +361,17 @@ def encoder_for(model: str | None, precision: str) -> OnnxMiniLM:
     return default_encoder(built_with or precision)
 
 
+def sentence_encoder(question_encoder: Encoder) -> Encoder:
+    """The encoder for sentences that are compared with `question_encoder`'s question vectors as
+    a question is answered (qa/support.py's own vectors): the int8 variant when questions use the
+    packaged fp32 model, as for stored documents. Those sentences are encoded while the user
+    waits, and int8 encodes ten of them in about 0.6x fp32's time on 2 cores (`qa bench`'s
+    "resemblance" stage); any other question encoder encodes its own sentences."""
+    if question_encoder.name == MODEL_NAME:
+        return default_encoder("int8")
+    return question_encoder
+
+
 def model_queried_by(encoder: Encoder, recorded: str | None) -> str:
     """The document model an index must record for `encoder` to embed its questions: the
     encoder's own, or the int8 variant's when the encoder is the full model it approximates."""

@@ -46,6 +46,18 @@ def test_int8_document_encoder_is_close_to_fp32_but_named_apart():
     assert encoder.name != default_encoder("fp32").name
 
 
+def test_answering_encodes_sentences_with_the_int8_variant_of_the_question_model():
+    from qa.assistant import Assistant
+    from qa.embedding import default_encoder, sentence_encoder
+
+    class OtherModel:  # an encoder of another model: its question vectors fit only its own
+        name, dimension = "another model", 384
+
+    assert Assistant().sentence_encoder is default_encoder("int8")
+    other = OtherModel()
+    assert sentence_encoder(other) is other
+
+
 def test_an_index_is_updated_with_its_document_encoder_and_queried_at_full_precision(tmp_path):
     from qa.assistant import Assistant
     from qa.ingest import ingest
