@@ -63,6 +63,8 @@ class Settings:
     # --- retrieval ---
     retrieval: str = "hybrid"  # "hybrid" | "dense" | "bm25" (the single ones exist to measure against)
     candidates: int = 40  # taken from each of dense and BM25 before fusion
+    # Candidates the reader reads (open setting): more reach more gold sentences and two-fact
+    # answers, fewer abstain better (eval/candidates.py on dev; eval/README.md has the table).
     top_k: int = 10
     # A search restricted to a few given documents (doc_ids) keeps more sentences: the pool is
     # small, so the answerer can weigh nearly all of it instead of the ten best.
