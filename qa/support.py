@@ -70,6 +70,11 @@ class SentenceVectors:
                     self._cache.popitem(last=False)
         return np.stack([found[k] for k in keys])
 
+    def clear(self) -> None:
+        """Forget every vector (eval/own_vectors.py measures a question never seen before)."""
+        with self._lock:
+            self._cache.clear()
+
 
 _OWN_VECTORS = SentenceVectors()
 

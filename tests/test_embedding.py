@@ -46,14 +46,18 @@ def test_int8_document_encoder_is_close_to_fp32_but_named_apart():
     assert encoder.name != default_encoder("fp32").name
 
 
-def test_answering_encodes_sentences_with_the_int8_variant_of_the_question_model():
-    from qa.assistant import Assistant
+def test_answering_reads_sentences_in_the_int8_variant_of_the_question_model(assistant):
     from qa.embedding import default_encoder, sentence_encoder
+
+    # Each candidate's own vector is made while the user waits: by the int8 variant.
+    evidence = assistant.evidence("What did the US rule out?", []).evidence
+    own = default_encoder("int8").encode([e.hit.sentence.text for e in evidence])
+    assert np.allclose(np.stack([e.vector for e in evidence]), own, atol=1e-6)
+    assert not np.allclose(default_encoder("fp32").encode([evidence[0].hit.sentence.text]), own[:1], atol=1e-3)
 
     class OtherModel:  # an encoder of another model: its question vectors fit only its own
         name, dimension = "another model", 384
 
-    assert Assistant().sentence_encoder is default_encoder("int8")
     other = OtherModel()
     assert sentence_encoder(other) is other
 
