@@ -120,7 +120,7 @@ def figures(rows: list[tuple], at_count: dict, at_default: dict) -> dict:
 def main(argv: list[str] | None = None) -> int:
     from qa.settings import Settings
 
-    default = Settings().top_k
+    default = Settings.load().top_k
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--counts", type=int, nargs="+", default=[5, 10, 15, 20, 30],
                         help=f"the counts to measure (the default count, {default}, is always one)")
