@@ -319,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Indexing {', '.join(map(str, docs))} into {where} …", file=sys.stderr)
             print(format_report(ingest(docs, settings, progress=True), where), file=sys.stderr)
         assistant = Assistant(settings)
-        assistant.ask("warm up")  # load the model and index before the first user waits for them
+        assistant.warm_up()
     except UserError as exc:
         print(f"app: {exc}", file=sys.stderr)
         return 1

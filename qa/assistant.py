@@ -88,6 +88,19 @@ class Assistant:
         return retriever.search(resolve(query, [t.strip() for t in history or [] if t and t.strip()]),
                                 doc_ids=doc_ids, k=k)
 
+    def warm_up(self) -> None:
+        """Load what answering uses (the index, both encoders, the reader, the short-answer model
+        and the answerer) before the first user waits for it. A long-running front end calls this
+        at start-up, so a missing index or LLM setting fails there, with its message, and
+        concurrent first questions cannot each build their own answerer (a GGUF model loaded
+        twice)."""
+        self.search("warm up")
+        self.sentence_encoder.encode(["warm up"])
+        for model in (self.reader, self.short_answers):
+            if model is not None:
+                model.warm_up()
+        self.answerer()
+
     # -- answering -------------------------------------------------------------------------
     def answerer(self, name: str | None = None) -> Answerer:
         name = name or self.settings.answerer

@@ -145,7 +145,7 @@ def serve(settings, http: bool = False, host: str = "127.0.0.1", port: int = 800
     if http:
         require_token(host, token)
     assistant = Assistant(settings)
-    assistant.ask("warm up")  # a missing index fails here, with its message, not in the first tool call
+    assistant.warm_up()
     server = build(assistant)
     if not http:
         server.run("stdio")

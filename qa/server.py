@@ -412,7 +412,7 @@ def serve(settings, host: str, port: int, token: str | None, max_queue: int = MA
 
     require_token(host, token)
     assistant = Assistant(settings)
-    assistant.ask("warm up")  # load the model and index before the first client waits for them
+    assistant.warm_up()
     app = create_app(assistant, token=token, max_queue=max_queue, rate_per_minute=rate_per_minute)
     print(f"groundqa API at http://{host}:{port}/v1 (schema: /openapi.json)", file=sys.stderr, flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)

@@ -90,12 +90,7 @@ def run(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     assistant = Assistant(settings_from(args))
-    # Load the model, the index and the answerer now: a missing index or LLM setting fails here,
-    # the first answer is as fast as the rest, and concurrent first questions cannot each build
-    # their own answerer (a local GGUF model loaded twice).
-    assistant.index
-    assistant.encoder.encode(["warm up"])
-    assistant.answerer()
+    assistant.warm_up()
     app = create_app(assistant, token, signing_secret=secret if args.http else None,
                      api_url=os.environ.get("SLACK_API_URL") or None)
     if args.http:

@@ -1,7 +1,11 @@
-import pytest
-from conftest import GROUND_TROOPS
+import os
+import subprocess
+import sys
 
-from qa.assistant import QuestionError
+import pytest
+from conftest import GROUND_TROOPS, ROOT
+
+from qa.assistant import Assistant, QuestionError
 
 
 def test_us_ruled_out_ground_troops_citing_both_articles(assistant):
@@ -86,3 +90,27 @@ def test_no_short_answer_without_an_answer_or_confidence(assistant):
     assert assistant.ask("What is the capital of Peru?").short_answer is None
     # The best span of the cited sentence is too unsure to lead with: the sentence alone answers.
     assert assistant.ask("What did the US rule out?").short_answer is None
+
+
+def test_warm_up_loads_every_model_before_the_first_question(sample_index):
+    # In a fresh process: the models are shared within one, and other tests here have loaded them.
+    probe = f"""
+from qa.assistant import Assistant
+from qa.settings import Settings
+assistant = Assistant(Settings.load(index_dir={str(sample_index)!r}))
+assistant.warm_up()
+print(assistant.encoder._loaded._value is not None, assistant.sentence_encoder._loaded._value is not None,
+      assistant.reader._session is not None, assistant.short_answers._session is not None,
+      sorted(assistant._answerers))
+"""
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"})
+    assert done.stdout.split() == ["True", "True", "True", "True", "['extractive']"], done.stderr
+
+
+def test_warm_up_refuses_a_missing_index_with_its_message(tmp_path):
+    from qa.errors import UserError
+    from qa.settings import Settings
+
+    with pytest.raises(UserError, match="index"):
+        Assistant(Settings.load(index_dir=tmp_path / "nothing")).warm_up()
