@@ -6,6 +6,8 @@ qa/models/reader.json.
     .venv/bin/python eval/train_reader.py --epochs 1 --limit 2000 --out /tmp/reader   # a quick try
     .venv/bin/python eval/train_reader.py --figures-only  # the shipped model's held-out figures again, with
                                                           # intervals (10 to 17 minutes on 2 busy cores)
+    .venv/bin/python eval/train_reader.py --listwise 1 --out /tmp/reader-listwise \
+        --checkpoint /tmp/reader-listwise/torch.safetensors   # a trial (see --listwise below)
     .venv/bin/python eval/train_reader.py --from-checkpoint eval/out/reader-torch.safetensors
                                                           # export, check and measure the weights the last
                                                           # training run kept (after an export failed its probes)
@@ -27,6 +29,10 @@ fits support and the answerer's thresholds on it. reader.json's held_out_figures
 model's (what ships), each with a 95% bootstrap interval (`ci95`, qa.metrics.bootstrap over the
 set's questions); held_out_figures_torch are the trained torch model's, before quantization.
 --figures-only recomputes the former for the model in --out, and writes nothing else.
+
+--listwise W adds W times a per-question loss (a softmax over the question's sentences and "none
+of them"); the shipped model is trained without it (W=0). eval/README.md, "Training the reader
+with a per-question loss", has the trial's dev figures and why it was not shipped.
 
 Fixed seeds; the result does not depend on a GPU (CPU training, deterministic data order).
 """
@@ -106,7 +112,7 @@ def pairs_of(question: dict, documents: dict, distractors: int | None = None) ->
 
 
 def datasets() -> tuple[list, dict]:
-    """Training pairs, and per set the held-out questions as lists of pairs."""
+    """Training pairs grouped by question, and per set the held-out questions as lists of pairs."""
     train, held = [], {}
     for name in ("hotpotqa", "squad2", "clapnq"):
         documents, questions = load(name)
@@ -118,8 +124,43 @@ def datasets() -> tuple[list, dict]:
                 # HotpotQA's eight distractor paragraphs per question would be half of all pairs
                 # with few new lessons each: one of them, at random, trains as well for the time
                 # (the gold paragraphs' other sentences are the hard negatives).
-                train += pairs_of(q, documents, DISTRACTORS if name == "hotpotqa" else None)
+                group = pairs_of(q, documents, DISTRACTORS if name == "hotpotqa" else None)
+                if group:
+                    train.append(group)
     return train, held
+
+
+def group_batches(groups: list[list], size: int, rng: random.Random) -> list[list[list]]:
+    """Shuffled batches of whole questions (their groups of pairs), about `size` pairs each."""
+    order = groups[:]
+    rng.shuffle(order)
+    out, current, count = [], [], 0
+    for group in order:
+        current.append(group)
+        count += len(group)
+        if count >= size:
+            out.append(current)
+            current, count = [], 0
+    if current:
+        out.append(current)
+    return out
+
+
+def listwise_loss(logits, batch: list[list]):
+    """Mean over the batch's questions of a softmax over its sentences and "none of them" (a fixed
+    logit 0): -log of the gold sentences' mass, or of none's for an unanswerable question. It
+    teaches choosing among a question's sentences, and for abstention it weighs the near miss
+    that scores highest, where per-pair cross-entropy averages over every negative."""
+    import torch
+
+    losses, start = [], 0
+    for group in batch:
+        part = logits[start : start + len(group)]
+        gold = torch.tensor([bool(p[2]) for p in group])
+        start += len(group)
+        every = torch.logsumexp(torch.cat([part, part.new_zeros(1)]), 0)
+        losses.append(every - (torch.logsumexp(part[gold], 0) if gold.any() else 0.0))
+    return torch.stack(losses).mean()
 
 
 def pair_length(pair: tuple) -> int:
@@ -358,8 +399,11 @@ def train(args) -> None:
 
     rng = seeded(SEED, args.threads)
 
-    pairs, held = datasets()
-    if args.limit:
+    groups, held = datasets()
+    if args.listwise and args.limit:  # --limit samples whole questions: the per-question loss needs them
+        groups = random.Random(SEED).sample(groups, min(args.limit, len(groups)))
+    pairs = [pair for group in groups for pair in group]
+    if args.limit and not args.listwise:
         pairs = random.Random(SEED).sample(pairs, min(args.limit, len(pairs)))
     positives = sum(p[2] for p in pairs)
     print(f"training pairs: {len(pairs)} ({positives} positive); held out questions: "
@@ -369,13 +413,19 @@ def train(args) -> None:
     tokenizer = AutoTokenizer.from_pretrained(str(base))
     model = reader_net(base)
     optimizer = optimizer_of(model, args.lr, args.head_lr)
-    plan = [batches(pairs, args.batch, rng) for _ in range(args.epochs)]
     loss_fn = torch.nn.BCEWithLogitsLoss()
+    if args.listwise:
+        plan = [group_batches(groups, args.batch, rng) for _ in range(args.epochs)]
+    else:  # one group per batch: the pairs of many questions, batched by length
+        plan = [[[batch] for batch in batches(pairs, args.batch, rng)] for _ in range(args.epochs)]
 
     def loss_of_batch(batch: list):
-        inputs = encode(tokenizer, batch)
-        labels = torch.tensor([float(p[2]) for p in batch])
-        return loss_fn(model(**inputs), labels)
+        flat = [pair for group in batch for pair in group]
+        logits = model(**encode(tokenizer, flat))
+        loss = loss_fn(logits, torch.tensor([float(p[2]) for p in flat]))
+        if args.listwise:
+            loss = loss + args.listwise * listwise_loss(logits, batch)
+        return loss
 
     def after_epoch(epoch: int) -> dict:
         dev = held_out_figures(torch_scorer(model, tokenizer), held, eval_limit(args, epoch, 150))
@@ -384,7 +434,7 @@ def train(args) -> None:
 
     dev, seconds = fit(model, plan, loss_of_batch, optimizer, 50, after_epoch)
     run = {"pairs": len(pairs), "positives": positives, "epochs": args.epochs, "batch": args.batch, "lr": args.lr,
-           "head_lr": args.head_lr, "seconds": seconds, "dev": dev}
+           "head_lr": args.head_lr, "listwise": args.listwise, "seconds": seconds, "dev": dev}
     save_checkpoint(model, Path(args.checkpoint), run)
     write(model, tokenizer, Path(args.out), held, run, args.eval_limit)
 
@@ -547,7 +597,8 @@ def write(model, tokenizer, out: Path, held: dict, run: dict, eval_limit: int | 
             },
             "held_out": "hotpotqa dev; squad2 dev, the other articles; clapnq dev, the other questions",
             "pairs": run["pairs"], "positive_pairs": run["positives"],
-            "epochs": run["epochs"], "batch": run["batch"], "lr": run["lr"], "head_lr": run["head_lr"], "seed": SEED,
+            "epochs": run["epochs"], "batch": run["batch"], "lr": run["lr"], "head_lr": run["head_lr"],
+            "listwise": run.get("listwise", 0.0), "seed": SEED,
             "max_tokens": MAX_TOKENS,
             "quantization": QUANTIZATION,
             "held_out_figures": None,  # the int8 model's, once it passed the probes
@@ -600,6 +651,9 @@ def main(argv: list[str] | None = None) -> int:
                                 held_items="questions")
     parser.add_argument("--checkpoint", default=str(ROOT / "eval" / "out" / "reader-torch.safetensors"),
                         help="where a training run keeps its torch weights (default: %(default)s)")
+    parser.add_argument("--listwise", type=float, default=0.0,
+                        help="weight of a per-question softmax loss over its sentences and \"none\" beside per-pair "
+                             "cross-entropy (default 0: the shipped model; --limit then counts questions)")
     parser.add_argument("--from-checkpoint", metavar="FILE",
                         help="train nothing: export, check and measure the weights a training run kept")
     args = parser.parse_args(argv)
