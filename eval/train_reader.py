@@ -6,8 +6,7 @@ qa/models/reader.json.
     .venv/bin/python eval/train_reader.py --epochs 1 --limit 2000 --out /tmp/reader   # a quick try
     .venv/bin/python eval/train_reader.py --figures-only  # the shipped model's held-out figures again, with
                                                           # intervals (10 to 17 minutes on 2 busy cores)
-    .venv/bin/python eval/train_reader.py --listwise 1 --out /tmp/reader-listwise \
-        --checkpoint /tmp/reader-listwise/torch.safetensors   # a trial (see --listwise below)
+    .venv/bin/python eval/train_reader.py --listwise 1 --out /tmp/reader-listwise   # a trial (see --listwise below)
     .venv/bin/python eval/train_reader.py --from-checkpoint eval/out/reader-torch.safetensors
                                                           # export, check and measure the weights the last
                                                           # training run kept (after an export failed its probes)
@@ -435,8 +434,19 @@ def train(args) -> None:
     dev, seconds = fit(model, plan, loss_of_batch, optimizer, 50, after_epoch)
     run = {"pairs": len(pairs), "positives": positives, "epochs": args.epochs, "batch": args.batch, "lr": args.lr,
            "head_lr": args.head_lr, "listwise": args.listwise, "seconds": seconds, "dev": dev}
-    save_checkpoint(model, Path(args.checkpoint), run)
+    save_checkpoint(model, checkpoint_of(args), run)
     write(model, tokenizer, Path(args.out), held, run, args.eval_limit)
+
+
+def checkpoint_of(args) -> Path:
+    """--checkpoint, or by default: for the shipped model eval/out (a file in qa/models would ship
+    in the package), for a trial its --out folder, so a trial never replaces the shipped model's
+    kept weights."""
+    if args.checkpoint:
+        return Path(args.checkpoint)
+    if Path(args.out).resolve() == (ROOT / "qa" / "models").resolve():
+        return ROOT / "eval" / "out" / "reader-torch.safetensors"
+    return Path(args.out) / "reader-torch.safetensors"
 
 
 def save_checkpoint(model, path: Path, run: dict) -> None:
@@ -649,8 +659,8 @@ def training_arguments(doc: str, epochs: int, batch: int, lr: float, head_lr: fl
 def main(argv: list[str] | None = None) -> int:
     parser = training_arguments(__doc__, epochs=1, batch=32, lr=8e-5, head_lr=2e-3, items="pairs",
                                 held_items="questions")
-    parser.add_argument("--checkpoint", default=str(ROOT / "eval" / "out" / "reader-torch.safetensors"),
-                        help="where a training run keeps its torch weights (default: %(default)s)")
+    parser.add_argument("--checkpoint", help="where a training run keeps its torch weights (default: "
+                        "eval/out/reader-torch.safetensors for the shipped model, else beside --out's files)")
     parser.add_argument("--listwise", type=float, default=0.0,
                         help="weight of a per-question softmax loss over its sentences and \"none\" beside per-pair "
                              "cross-entropy (default 0: the shipped model; --limit then counts questions)")
