@@ -3,6 +3,8 @@ that scale, on held-out dev questions.
 
     .venv/bin/python eval/calibrate_reader.py            # writes the calibration into qa/models/reader.json
     .venv/bin/python eval/calibrate_reader.py --dry-run  # prints the figures only
+    .venv/bin/python eval/calibrate_reader.py --dry-run --scores /tmp/shipped.json   # and keeps each question's
+                                                          # scores, for eval/compare_readers.py
 
 Reads only dev questions that eval/train_reader.py held out of training (HotpotQA dev, the SQuAD
 2.0 dev articles and the CLAPNQ dev questions it kept aside, each in the distractor setting), the
@@ -88,7 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--max-false-abstention", type=float, default=0.10)
     parser.add_argument("--limit", type=int, default=0, help="a seeded sample of this many questions per set (writes nothing)")
-    parser.add_argument("--dry-run", action="store_true", help="print, write nothing")
+    parser.add_argument("--dry-run", action="store_true", help="print, write nothing (but --scores)")
+    parser.add_argument("--scores", type=Path, metavar="FILE",
+                        help="write each held-out question's scores at the chosen setting, per set, for "
+                             "eval/compare_readers.py")
     args = parser.parse_args(argv)
 
     import numpy as np
@@ -96,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from qa import metrics
     from qa.assistant import Assistant
+    from qa.evaluate import question_key
     from qa.files import write_atomically
     from qa.reader import combined, model_files
     from qa.settings import Settings
@@ -179,12 +185,18 @@ def main(argv: list[str] | None = None) -> int:
     _, _, chosen = max(tried, key=lambda t: (t[0], t[1]))
     # The chosen setting's figures again, with their 95% intervals (too slow for every candidate).
     shown = ("citation_f1_strict", "answer_str_em", "unanswerable_abstained", "false_abstention")
-    held_out_figures = {}
+    held_out_figures, per_question = {}, {}
     for name, (assistant, rows) in loaded.items():
-        m = replay(assistant.index, rows, assistant.settings.with_(**chosen), support)
+        scores = replay(assistant.index, rows, assistant.settings.with_(**chosen), support, figures=list)
+        m = metrics.aggregate(scores)
         held_out_figures[name] = {k: m[k] for k in shown} | {"ci95": {k: m["ci95"][k] for k in shown}}
+        per_question[name] = {question_key(q.id, q.question): s.to_json() for (q, _, _), s in zip(rows, scores)}
     print(json.dumps({"support": combination, "chosen": chosen, "answerable_auc": auc,
                       "held_out_figures": held_out_figures}, indent=1))
+    if args.scores:
+        write_atomically(args.scores, json.dumps({"reader": base.reader, "chosen": chosen,
+                                                   "sets": per_question}) + "\n")
+        print(f"wrote each question's scores into {args.scores}", file=sys.stderr)
     if args.dry_run or args.limit:
         return 0
     _, meta_file = model_files()

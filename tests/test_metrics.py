@@ -85,3 +85,36 @@ def test_tuning_tools_refuse_test_splits(tool):
     done = subprocess.run([sys.executable, str(ROOT / "eval" / tool), "eval/sample_gold.jsonl", "--index", "x",
                            "--split", "test"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "test splits are for reporting" in done.stderr
+
+
+def _run(sets: dict[str, list[tuple[bool, bool]]]) -> dict:
+    """A calibrate_reader --scores run: per set, (answerable, abstained) per question."""
+    from qa.metrics import Scores
+
+    return {"reader": "r", "chosen": {}, "sets": {
+        name: {f"q{i}\t?": Scores(answerable, abstained, 0.0, None).to_json()
+               for i, (answerable, abstained) in enumerate(rows)} for name, rows in sets.items()}}
+
+
+def test_a_candidate_reader_replaces_the_shipped_one_only_for_a_gain_beyond_noise_and_no_loss_beyond_it():
+    import importlib.util
+
+    from conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location("compare_readers", ROOT / "eval" / "compare_readers.py")
+    compare_readers = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(compare_readers)
+
+    def answerable(n, abstained):
+        return [(True, i < abstained) for i in range(n)]
+
+    shipped = _run({"large": answerable(400, 40), "small": answerable(15, 0)})
+    # One more abstention of 15 on the small set is noise; 40 -> 10 of 400 is not.
+    replace, lines = compare_readers.verdict(shipped, _run({"large": answerable(400, 10), "small": answerable(15, 1)}), 0.02)
+    assert replace and "improved: large false_abstention" in lines[-2]
+    # The same gain does not buy a loss beyond the small set's noise.
+    replace, lines = compare_readers.verdict(shipped, _run({"large": answerable(400, 10), "small": answerable(15, 8)}), 0.02)
+    assert not replace and "regressed: small false_abstention" in lines[-2]
+    # Nothing beyond noise either way keeps what ships.
+    replace, _ = compare_readers.verdict(shipped, _run({"large": answerable(400, 38), "small": answerable(15, 0)}), 0.02)
+    assert not replace
