@@ -24,7 +24,8 @@ replayed through the real answerer and scored with qa.metrics.
    strict citation F1 plus the share of unanswerable questions abstained on.
 
 The chosen values are printed and stored with the calibration; qa/settings.py's defaults must
-equal them (tests/test_reader.py checks).
+equal them (tests/test_reader.py checks). The objective chooses one model's thresholds; whether
+another reader should ship is eval/compare_readers.py's question, over the --scores of both.
 """
 
 from __future__ import annotations
