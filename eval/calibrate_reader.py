@@ -55,6 +55,8 @@ THRESHOLDS = [round(0.05 * i, 2) for i in range(1, 19)]
 LEEWAY = (0.0, 0.1, 0.2, 0.3)
 MARGINS = (0.0, 0.03, 0.05, 0.1)
 CLAIMS = (1, 2, 3)
+# The figures printed for each setting and stored for the chosen one.
+SHOWN = ("citation_f1_strict", "answer_str_em", "unanswerable_abstained", "false_abstention")
 
 
 def dev_questions(name: str, gold: Path, limit: int):
@@ -167,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def show(chosen: dict, figures: dict[str, dict]) -> None:
         print(json.dumps({**chosen, "objective": round(objective(figures), 4), **{
-            name: {k: m[k] for k in ("citation_f1_strict", "answer_str_em", "unanswerable_abstained", "false_abstention")}
+            name: {k: m[k] for k in SHOWN}
             for name, m in figures.items()}}), file=sys.stderr, flush=True)
 
     tried = []
@@ -185,12 +187,11 @@ def main(argv: list[str] | None = None) -> int:
         tried.append((feasible(figures), objective(figures), candidate))
     _, _, chosen = max(tried, key=lambda t: (t[0], t[1]))
     # The chosen setting's figures again, with their 95% intervals (too slow for every candidate).
-    shown = ("citation_f1_strict", "answer_str_em", "unanswerable_abstained", "false_abstention")
     held_out_figures, per_question = {}, {}
     for name, (assistant, rows) in loaded.items():
         scores = replay(assistant.index, rows, assistant.settings.with_(**chosen), support, figures=list)
         m = metrics.aggregate(scores)
-        held_out_figures[name] = {k: m[k] for k in shown} | {"ci95": {k: m["ci95"][k] for k in shown}}
+        held_out_figures[name] = {k: m[k] for k in SHOWN} | {"ci95": {k: m["ci95"][k] for k in SHOWN}}
         per_question[name] = {question_key(q.id, q.question): s.to_json() for (q, _, _), s in zip(rows, scores)}
     print(json.dumps({"support": combination, "chosen": chosen, "answerable_auc": auc,
                       "held_out_figures": held_out_figures}, indent=1))

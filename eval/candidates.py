@@ -38,14 +38,13 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "eval"))
 
 from calibrate import replay  # noqa: E402
-from calibrate_reader import SETS, dev_questions, is_gold  # noqa: E402
+from calibrate_reader import SETS, SHOWN, dev_questions, is_gold  # noqa: E402
 from train_reader import figure_intervals, rank_auc  # noqa: E402
 
 if TYPE_CHECKING:
     from qa.metrics import Scores
     from qa.store import Index
 
-SHOWN = ("citation_f1_strict", "answer_str_em", "unanswerable_abstained", "false_abstention")
 PAIRED = ("citation_f1_strict", "unanswerable_abstained")
 
 

@@ -32,8 +32,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "eval"))
 
-SELECTED = ("citation_f1_strict", "answer_str_em", "unanswerable_abstained", "false_abstention")
+from calibrate_reader import SHOWN  # noqa: E402
 
 
 def read(path: Path) -> dict:
@@ -61,14 +62,14 @@ def verdict(shipped: dict, candidate: dict, max_drop: float) -> tuple[bool, list
             if change.worse_by is None or change.interval is None:
                 continue
             better = change.interval[1] < 0
-            if change.metric in SELECTED or change.failed or better:
+            if change.metric in SHOWN or change.failed or better:
                 mark = "REGRESSED" if change.failed else "improved" if better else ""
                 lines.append(f"{name:9} {change.metric:32} {change.before:.3f} -> {change.after:.3f}  "
                              f"worse by {change.worse_by:+.3f} ({change.interval[0]:+.3f} to {change.interval[1]:+.3f})"
                              f"  {mark}".rstrip())
             if change.failed:
                 regressed.append(f"{name} {change.metric}")
-            elif better and change.metric in SELECTED:
+            elif better and change.metric in SHOWN:
                 improved.append(f"{name} {change.metric}")
     replace = not regressed and bool(improved)
     lines.append(f"regressed: {', '.join(regressed) or 'none'}; improved: {', '.join(improved) or 'none'}")
