@@ -2,6 +2,7 @@
 that scale, on held-out dev questions.
 
     .venv/bin/python eval/calibrate_reader.py            # writes the calibration into qa/models/reader.json
+                                                          # (with QA_READER=FILE, into the reader.json beside FILE)
     .venv/bin/python eval/calibrate_reader.py --dry-run  # prints the figures only
     .venv/bin/python eval/calibrate_reader.py --dry-run --scores /tmp/shipped.json   # and keeps each question's
                                                           # scores, for eval/compare_readers.py
@@ -106,11 +107,13 @@ def main(argv: list[str] | None = None) -> int:
     from qa.assistant import Assistant
     from qa.evaluate import question_key
     from qa.files import write_atomically
-    from qa.reader import combined, model_files
+    from qa.reader import combined
     from qa.settings import Settings
     from qa.support import FEATURES, features_of
 
     base = Settings.load()
+    if not base.reader:
+        sys.exit("calibrate_reader: the reader is off (QA_READER is empty); there is nothing to calibrate")
     loaded = {}
     for name, (gold, index, distractor) in SETS.items():
         assistant = Assistant(base.with_(index_dir=ROOT / "index" / index))
@@ -201,7 +204,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote each question's scores into {args.scores}", file=sys.stderr)
     if args.dry_run or args.limit:
         return 0
-    _, meta_file = model_files()
+    # The description beside the reader just calibrated (QA_READER names a trial's), never the
+    # shipped one's when another model was read.
+    meta_file = Path(base.reader).with_name("reader.json")
     meta = json.loads(meta_file.read_text())
     meta["calibration"] = {"support": combination, "fitted_on": "held-out dev questions (see eval/calibrate_reader.py)",
                            "chosen": chosen, "max_false_abstention": args.max_false_abstention,
