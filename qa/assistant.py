@@ -191,7 +191,7 @@ class Assistant:
 
         started = time.perf_counter()
         evidence = score(question, query_vector, history, hits, index, self.sentence_encoder, weights,
-                         self.settings.support_dense_weight, self.reader, query, timings)
+                         self.settings.support_dense_weight, reader=self.reader, query=query, timings=timings)
         # Stages are disjoint: "support" is resemblance (the sentences' own vectors, word overlap),
         # "reader" the cross-encoder's share.
         timings["support"] = _ms(started) - timings.get("reader", 0.0)

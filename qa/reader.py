@@ -11,8 +11,9 @@ runs with onnxruntime and the packaged model's tokenizer: queries never import t
 
 `reader.json` beside the weights names the base model, the training data, the seed, the dev
 figures and the file's sha256 (a file that does not match it is refused), and the calibration
-that eval/calibrate_reader.py fitted on held-out dev questions: a logistic map of the reader's
-logit to the chance that the documents answer the question when this is their best sentence.
+that eval/calibrate_reader.py fitted on held-out dev questions: a logistic combination of the
+reader's logit with resemblance (qa/support.py's FEATURES), read as the chance that the documents
+answer the question when this is their best sentence, and the answerer's thresholds on that scale.
 """
 
 from __future__ import annotations
@@ -65,10 +66,10 @@ class PackagedModel:
     under a lock, and a missing or damaged file is refused with what to do. A subclass names
     itself, its format, its error and the script that trains it."""
 
-    NOUN = "reader"
-    FORMAT = FORMAT
-    SCRIPT = "eval/train_reader.py"
-    Error: type[UserError] = ReaderError
+    NOUN: str
+    FORMAT: str
+    SCRIPT: str
+    Error: type[UserError]
 
     def __init__(self, onnx_file: Path, meta_file: Path) -> None:
         self.onnx_file = onnx_file
@@ -134,15 +135,14 @@ class Reader(PackagedModel):
     probes in reader.json were scored; and ten short runs took less time than two padded batches.
     """
 
+    NOUN = "reader"
+    FORMAT = FORMAT
+    SCRIPT = "eval/train_reader.py"
+    Error = ReaderError
+
     def __init__(self, onnx_file: Path | None = None, meta_file: Path | None = None) -> None:
         onnx_file = onnx_file or model_files()[0]
         super().__init__(onnx_file, meta_file or onnx_file.with_name("reader.json"))
-
-    def calibrated(self, question: str, passages: list[str]) -> np.ndarray:
-        """Each passage's chance of answering `question` by the reader alone, calibrated."""
-        logits = self.logits(question, passages)
-        calibration = self.calibration()
-        return 1.0 / (1.0 + np.exp(-(calibration["a"] * logits + calibration["b"])))
 
     def support(self, features: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
         """Calibrated support from the reader's logit and resemblance (qa/support.py's FEATURES),
@@ -157,7 +157,7 @@ class Reader(PackagedModel):
 
     def calibration(self) -> dict:
         self.warm_up()
-        return self.meta.get("calibration") or {"a": 1.0, "b": 0.0}
+        return self.meta.get("calibration") or {}
 
     def score(self, question: str, passages: list[str]) -> np.ndarray:
         """The probability that each passage states (part of) the answer to `question`."""

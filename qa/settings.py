@@ -85,8 +85,9 @@ class Settings:
     answer_margin: float = 0.05  # a second claim joins the answer only when this close to the best
     max_claims: int = 3
     same_claim_cosine: float = 0.70  # other documents' sentences this similar corroborate a claim
-    # Multi-hop (see answer.second_fact): a linked document's sentence joins the answer as a second
-    # fact, chosen by the share of the question it adds plus this weight times its own support.
+    # Multi-hop (second_fact in qa/answer/multihop.py): a linked document's sentence joins the
+    # answer as a second fact, chosen by the share of the question it adds plus this weight times
+    # its own support.
     second_fact_support: float = 0.5
     # A best sentence below abstain_below (by at most multi_hop_leeway) still answers when it and
     # the second fact together hold pair_covers of the question's weighted terms. Chosen on
@@ -95,9 +96,10 @@ class Settings:
     multi_hop_leeway: float = 0.2
     # Cite a document's first sentence beside a later one that does not name its subject ("He …").
     introduce_subject: bool = True
-    # Learned citation of two title-linked documents (answer.Citer; fitted by eval/train_citer.py
-    # on HotpotQA train+dev; package data). Empty: rules only. Its answers may use multi_hop_leeway
-    # too, when its sentences hold pair_covers of the question together (answer.held_together).
+    # Learned citation of two title-linked documents (qa/answer/citer.py; fitted by
+    # eval/train_citer.py on HotpotQA train+dev; package data). Empty: rules only. Its answers may
+    # use multi_hop_leeway too, when its sentences hold pair_covers of the question together
+    # (held_together in qa/answer/multihop.py).
     citer: str = str(resources.files("qa") / "citer.json")
     # The trained reader (qa/reader.py; reader.json beside it): it reads each retrieved sentence
     # with the question, and support becomes its calibrated combination with resemblance. Empty:

@@ -7,8 +7,9 @@ times a penalty when the sentence cannot hold the kind of answer asked for. It f
 ways: cosine rates a sentence on the right subject but with another fact highly, word overlap
 misses a paraphrase. The reader (qa/reader.py), a cross-encoder trained here, reads the question
 and the sentence together. Support is their combination by weights that eval/calibrate_reader.py
-fits on held-out dev questions: the chance that the sentence states (part of) the answer, one
-scale for every threshold of the answerer.
+fits on held-out dev questions, one scale for every threshold of the answerer: fitted per sentence
+for "this sentence states (part of) the answer", then mapped so that a question's best support
+reads as the chance that the documents answer it.
 """
 
 from __future__ import annotations
@@ -213,8 +214,8 @@ FEATURES = ("reader", "resemblance")
 
 
 def score(question: str, query_vector: np.ndarray, history: list[str], hits, index: Index,
-          encoder, weights: TermWeights, dense_weight: float, reader: Reader | None = None,
-          query: str | None = None, timings: dict[str, float] | None = None) -> list[Evidence]:
+          encoder, weights: TermWeights, dense_weight: float, *, reader: Reader | None,
+          query: str, timings: dict[str, float] | None) -> list[Evidence]:
     """Support of each hit's sentence for the question, best first. The reader reads `query`
     (the question as retrieval saw it: a follow-up with the turn it follows); the milliseconds
     it took go into `timings["reader"]` when given."""
@@ -243,7 +244,7 @@ def score(question: str, query_vector: np.ndarray, history: list[str], hits, ind
         out.append(Evidence(hit, vector, cosine, overlap, support, fit, frozenset(found), missing))
     if reader is not None:
         started = time.perf_counter()
-        out = read(query or question, out, index, reader)
+        out = read(query, out, index, reader)
         if timings is not None:
             timings["reader"] = (time.perf_counter() - started) * 1000
     # A stable sort: ties (one sentence in two documents) keep retrieval's order.

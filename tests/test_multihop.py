@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from qa.answer.multihop import names_subject
+from qa.errors import UserError
 from qa.support import SentenceVectors
 
 # Encyclopedia-style entries, as in HotpotQA: each opens by naming its subject.
@@ -97,7 +98,7 @@ def test_a_citer_fitted_on_other_features_is_refused(tmp_path):
     stale = tmp_path / "citer.json"
     stale.write_text(json.dumps({"features": ["bias"], "weights": [0.0], "threshold": 0.3, "relative": 0.5,
                                      "per_document": 8}))
-    with pytest.raises(ValueError, match="train_citer"):
+    with pytest.raises(UserError, match="train_citer"):
         Citer.load(stale)
 
 
@@ -107,7 +108,7 @@ def test_a_citer_without_the_pair_model_is_refused(tmp_path):
     sentences_only = tmp_path / "citer.json"
     sentences_only.write_text(json.dumps({"features": list(CITER_FEATURES), "weights": [0.0] * len(CITER_FEATURES),
                                           "threshold": 0.3, "per_document": 8}))
-    with pytest.raises(ValueError, match="train_citer"):
+    with pytest.raises(UserError, match="train_citer"):
         Citer.load(sentences_only)
 
 
@@ -119,8 +120,23 @@ def test_a_citer_from_before_the_relative_threshold_is_refused(tmp_path):
     del fitted["relative"]
     older = tmp_path / "citer.json"
     older.write_text(json.dumps(fitted))
-    with pytest.raises(ValueError, match="train_citer"):
+    with pytest.raises(UserError, match="train_citer"):
         Citer.load(older)
+
+
+def test_a_missing_or_garbled_citer_is_refused_with_what_to_do(tmp_path):
+    from qa.answer.citer import Citer
+
+    with pytest.raises(UserError, match="missing or unreadable.*set `citer` empty"):
+        Citer.load(tmp_path / "absent.json")
+    garbled = tmp_path / "citer.json"
+    garbled.write_text('{"features": ')
+    with pytest.raises(UserError, match="missing or unreadable.*train_citer"):
+        Citer.load(garbled)
+    not_an_object = tmp_path / "list.json"
+    not_an_object.write_text("[1, 2]")
+    with pytest.raises(UserError, match="does not fit this version.*train_citer"):
+        Citer.load(not_an_object)
 
 
 def test_documents_are_linked_by_a_title_named_in_the_other_or_in_the_question(encyclopedia):

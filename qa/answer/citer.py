@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.answer.multihop import bare_title, linked, names_subject
+from qa.errors import UserError
 from qa.store import Index
 from qa.support import Evidence, terms, terms_of
 from qa.types import Sentence
@@ -211,12 +212,22 @@ class Citer:
 
     @classmethod
     def load(cls, path: Path) -> Citer:
-        fitted = json.loads(path.read_text())
-        if (tuple(fitted["features"]) != CITER_FEATURES or tuple(fitted.get("pair_features", ())) != PAIR_FEATURES
-                or "relative" not in fitted):
-            raise ValueError(f"{path} was fitted on other features or choices: run eval/train_citer.py again")
-        return cls(np.asarray(fitted["weights"], dtype=float), np.asarray(fitted["pair_weights"], dtype=float),
-                   float(fitted["threshold"]), float(fitted["relative"]), int(fitted["per_document"]))
+        """The citer fitted into `path`; a missing, damaged or stale file is refused with what to do
+        (the `citer` setting can name another file, or be empty to answer without it)."""
+        try:
+            fitted = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise UserError(f"The citer {path} is missing or unreadable ({exc}): reinstall groundqa, or run "
+                            "eval/train_citer.py again, or set `citer` empty to answer without it.") from exc
+        try:
+            if (tuple(fitted["features"]) != CITER_FEATURES
+                    or tuple(fitted.get("pair_features", ())) != PAIR_FEATURES or "relative" not in fitted):
+                raise ValueError("fitted on other features or choices")
+            return cls(np.asarray(fitted["weights"], dtype=float), np.asarray(fitted["pair_weights"], dtype=float),
+                       float(fitted["threshold"]), float(fitted["relative"]), int(fitted["per_document"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UserError(f"The citer {path} does not fit this version ({exc}): run eval/train_citer.py again, "
+                            "or set `citer` empty to answer without it.") from exc
 
     def choose(self, question: str, evidence: list[Evidence], index: Index,
                fact: Sentence | None = None) -> list[tuple[Sentence, float]] | None:

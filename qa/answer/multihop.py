@@ -3,7 +3,7 @@ the first by a title, the sentence introducing a subject that a later one leans 
 in …"), and the sentence that continues one ("These would include …").
 
 Documents are linked when one names the other's subject (its title, without a disambiguation such
-as "(film)") or the question names both; names_subject is that test.
+as "(film)") or the question names the second one's; names_subject is that test.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def second_fact(question: str, head: Evidence, evidence: list[Evidence], index: 
 
     A multi-hop question ("Which county is the town where X was born in?") needs two facts joined
     by a bridge entity: the first fact names the second's subject, or the second names the
-    first's, or the question names both (a comparison). Only such linked sentences qualify (on the
+    first's, or the question names the second's (as a comparison names both). Only such linked sentences qualify (on the
     sample corpus, unlinked sentences that merely held a missing word were all wrong citations);
     among them, the one covering most of the best sentence's shortfall wins, its own support
     weighing in.
