@@ -203,7 +203,9 @@ def fits(kind: re.Pattern | None, names_found: bool, sentence: str) -> float:
 
 
 def question_terms(question: str, history: list[str]) -> dict[str, float]:
-    """The question's terms, plus the previous turn's at half weight (a follow-up's context)."""
+    """The question's terms, plus the previous turn's at half weight: a follow-up's context. Given
+    after any previous turn, not only where retrieve.resolve() sees a follow-up: "How much is Oslo
+    putting in?" follows one up with neither a pronoun nor four words or fewer."""
     weighted = {t: 0.5 for t in (terms(history[-1]) if history else ())}
     weighted.update({t: 1.0 for t in terms(question)})
     return weighted
