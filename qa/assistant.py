@@ -17,8 +17,8 @@ from qa.errors import UserError
 from qa.retrieve import Retriever, resolve
 from qa.settings import Settings
 from qa.store import Index, TermWeights
-from qa.reader import Reader, shared_reader
-from qa.short_answer import ShortAnswers, shared_short_answers
+from qa.reader import Reader
+from qa.short_answer import ShortAnswers
 from qa.support import Evidence, expected_kind, score
 from qa.types import Answer, Citation, Hit, ShortAnswer
 
@@ -56,9 +56,9 @@ class Assistant:
         self._lock = threading.Lock()
         self._loaded: tuple[str, Index, Retriever, TermWeights] | None = None
         self._answerers: dict[str, Answerer] = {}
-        self.reader: Reader | None = shared_reader(Path(self.settings.reader)) if self.settings.reader else None
+        self.reader: Reader | None = Reader.shared(Path(self.settings.reader)) if self.settings.reader else None
         self.short_answers: ShortAnswers | None = (
-            shared_short_answers(Path(self.settings.short_answer)) if self.settings.short_answer else None)
+            ShortAnswers.shared(Path(self.settings.short_answer)) if self.settings.short_answer else None)
 
     # -- the index -------------------------------------------------------------------------
     def _current(self) -> tuple[Index, Retriever, TermWeights]:
@@ -79,14 +79,9 @@ class Assistant:
     def search(self, query: str, history: list[str] | None = None, k: int | None = None,
                doc_ids: list[str] | None = None) -> list[Hit]:
         """The ranked sentences `ask` would weigh for `query` (a follow-up resolved against `history`)."""
-        query = (query or "").strip()
-        if not query:
-            raise QuestionError("The query is empty: type what to search for.")
-        if len(query) > MAX_QUESTION_CHARS:
-            raise QuestionError(f"The query is longer than {MAX_QUESTION_CHARS} characters: shorten it.")
+        query = _checked(query, "query", "type what to search for")
         _, retriever, _ = self._current()
-        return retriever.search(resolve(query, [t.strip() for t in history or [] if t and t.strip()]),
-                                doc_ids=doc_ids, k=k)
+        return retriever.search(resolve(query, _turns(history)), doc_ids=doc_ids, k=k)
 
     def warm_up(self) -> None:
         """Load what answering uses (the index, both encoders, the reader, the short-answer model
@@ -122,12 +117,8 @@ class Assistant:
 
         `doc_ids` restricts retrieval to those documents (eval's distractor setting).
         """
-        question = (question or "").strip()
-        if not question:
-            raise QuestionError("The question is empty: type a question about your documents.")
-        if len(question) > MAX_QUESTION_CHARS:
-            raise QuestionError(f"The question is longer than {MAX_QUESTION_CHARS} characters: shorten it.")
-        history = [turn.strip() for turn in history or [] if turn and turn.strip()]
+        question = _checked(question, "question", "type a question about your documents")
+        history = _turns(history)
         timings: dict[str, float] = {}
         began = time.perf_counter()
         read = self.evidence(question, history, doc_ids, timings)
@@ -211,3 +202,18 @@ def ask(question: str, history: list[str] | None = None, settings: Settings | No
     if settings not in _assistants:
         _assistants[settings] = Assistant(settings)
     return _assistants[settings].ask(question, history)
+
+
+def _checked(text: str | None, noun: str, what_to_type: str) -> str:
+    """`text` stripped; an empty or overlong one is refused with what to do."""
+    text = (text or "").strip()
+    if not text:
+        raise QuestionError(f"The {noun} is empty: {what_to_type}.")
+    if len(text) > MAX_QUESTION_CHARS:
+        raise QuestionError(f"The {noun} is longer than {MAX_QUESTION_CHARS} characters: shorten it.")
+    return text
+
+
+def _turns(history: list[str] | None) -> list[str]:
+    """The earlier user turns, stripped, empty ones dropped."""
+    return [turn.strip() for turn in history or [] if turn and turn.strip()]

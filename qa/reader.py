@@ -50,6 +50,10 @@ def combined(features: np.ndarray, combination: dict) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-(features @ np.asarray(combination["weights"]) + combination["bias"])))
 
 
+_shared: dict[tuple[type, Path], PackagedModel] = {}
+_shared_lock = threading.Lock()
+
+
 class ReaderError(UserError):
     """The shipped reader cannot be used (missing or damaged file)."""
 
@@ -103,6 +107,21 @@ class PackagedModel:
                 tokenizer.no_padding()
                 self._tokenizer = tokenizer
         return self._session
+
+    @staticmethod
+    def feed(encoding) -> dict[str, np.ndarray]:
+        """One tokenized pair as the exported model's three inputs (a batch of one)."""
+        ids = np.array([encoding.ids], dtype=np.int64)
+        return {"input_ids": ids, "attention_mask": np.ones_like(ids),
+                "token_type_ids": np.array([encoding.type_ids], dtype=np.int64)}
+
+    @classmethod
+    def shared(cls, onnx_file: Path):
+        """One model per class, file and process: the web app, eval and CLI share its weights."""
+        with _shared_lock:
+            if (cls, onnx_file) not in _shared:
+                _shared[(cls, onnx_file)] = cls(onnx_file)
+            return _shared[(cls, onnx_file)]
 
     def _checked_meta(self) -> dict:
         try:
@@ -172,25 +191,10 @@ class Reader(PackagedModel):
 
         def run(rows: range) -> None:
             for i in rows:
-                ids = np.array([encodings[i].ids], dtype=np.int64)
-                feed = {"input_ids": ids, "attention_mask": np.ones_like(ids),
-                        "token_type_ids": np.array([encodings[i].type_ids], dtype=np.int64)}
-                out[i] = session.run(None, feed)[0].reshape(-1)[0]
+                out[i] = session.run(None, self.feed(encodings[i]))[0].reshape(-1)[0]
 
         from qa.embedding import side_by_side
 
         cores = min(len(os.sched_getaffinity(0)), len(passages))
         side_by_side(run, [range(core, len(passages), cores) for core in range(cores)], "reader")
         return out
-
-
-_shared: dict[Path, Reader] = {}
-_shared_lock = threading.Lock()
-
-
-def shared_reader(onnx_file: Path) -> Reader:
-    """One reader per model file and process: the web app, eval and CLI share its loaded weights."""
-    with _shared_lock:
-        if onnx_file not in _shared:
-            _shared[onnx_file] = Reader(onnx_file)
-        return _shared[onnx_file]

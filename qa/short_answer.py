@@ -24,7 +24,6 @@ finds the right words below the threshold ("Financial Times" at 0.17): those are
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -159,22 +158,5 @@ class ShortAnswers(PackagedModel):
         if not text.endswith(sentence):  # passage() only ever puts a title before the sentence
             raise ValueError("passage() changed the sentence; the short answer's offsets would be wrong")
         encoding = self._tokenizer.encode(question, text)
-        ids = np.array([encoding.ids], dtype=np.int64)
-        feed = {"input_ids": ids, "attention_mask": np.ones_like(ids),
-                "token_type_ids": np.array([encoding.type_ids], dtype=np.int64)}
-        logits = session.run(None, feed)[0][0]
+        logits = session.run(None, self.feed(encoding))[0][0]
         return span_of(sentence, len(text) - len(sentence), encoding.offsets, encoding.type_ids, logits)
-
-
-_shared: dict[Path, ShortAnswers] = {}
-_shared_lock = threading.Lock()
-
-
-def shared_short_answers(onnx_file: Path | None = None) -> ShortAnswers:
-    """One short-answer model per file and process: the web app, eval and CLI share its weights."""
-    onnx_file = onnx_file or model_files()[0]
-    with _shared_lock:
-        if onnx_file not in _shared:
-            _shared[onnx_file] = ShortAnswers(onnx_file)
-        return _shared[onnx_file]
-

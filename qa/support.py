@@ -263,5 +263,5 @@ def read(query: str, evidence: list[Evidence], index: Index, reader: Reader) -> 
 
 
 def features_of(evidence: list[Evidence]) -> np.ndarray:
-    """FEATURES of each read sentence, one row each."""
-    return np.array([(e.reader, e.resemblance) for e in evidence], dtype=float)
+    """FEATURES of each read sentence, one row each, in FEATURES' order (each is an Evidence field)."""
+    return np.array([[getattr(e, name) for name in FEATURES] for e in evidence], dtype=float)

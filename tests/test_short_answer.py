@@ -11,7 +11,6 @@ from models_helpers import damaged_copy, other_format_copy
 
 from qa.metrics import normalize
 from qa.short_answer import Pick, ShortAnswerError, ShortAnswers, model_files
-from qa.short_answer import shared_short_answers as shared
 
 # The int8 export's largest allowed distance from torch's span probability on the probes that
 # eval/train_short_answer.py recorded (it refuses to write a model further off than this too, or
@@ -24,7 +23,7 @@ FT = "US to Back Ukraine’s Postwar Security With Intelligence and Air Defense,
 
 @pytest.fixture(scope="module")
 def short_answers() -> ShortAnswers:
-    return shared()
+    return ShortAnswers.shared(model_files()[0])
 
 
 def test_the_shipped_model_matches_its_torch_probabilities_on_the_recorded_probes(short_answers):
@@ -108,7 +107,7 @@ def test_no_short_answer_when_the_sentence_does_not_answer(short_answers):
 
 
 def test_one_model_per_process_and_no_heavy_imports_until_used(short_answers):
-    assert shared() is short_answers
+    assert ShortAnswers.shared(model_files()[0]) is short_answers
     script = ("import sys, qa.short_answer; "
               "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'onnxruntime', 'tokenizers'}))")
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
