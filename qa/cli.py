@@ -164,6 +164,8 @@ def _ask(args) -> int:
     from qa.assistant import Assistant
     from qa.errors import UserError
 
+    if args.jsonl and args.question is not None:
+        raise _usage("give a question, or --jsonl to read questions from stdin, not both")
     assistant = Assistant(settings_from(args))
     if args.jsonl:
         for number, line in enumerate(sys.stdin, start=1):
@@ -171,12 +173,17 @@ def _ask(args) -> int:
                 continue
             try:
                 request = json.loads(line)
-                answer = assistant.ask(request.get("question", ""), request.get("history") or [])
+                if not isinstance(request, dict) or "question" not in request:
+                    raise ValueError('each line must be a JSON object with a "question" '
+                                     '(and optionally a "history" list)')
+                answer = assistant.ask(request["question"], request.get("history") or [])
                 out = answer.to_json(debug=args.debug)
+            except json.JSONDecodeError as exc:
+                out = {"error": f"line {number}: not JSON ({exc})"}
             except (ValueError, AttributeError) as exc:
                 out = {"error": f"line {number}: {exc}"}
             except UserError as exc:
-                out = {"error": str(exc)}
+                out = {"error": f"line {number}: {exc}"}
             print(json.dumps(out, ensure_ascii=False), flush=True)
         return 0
     if args.question is None:

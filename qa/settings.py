@@ -37,6 +37,32 @@ class Limits:
     page_bytes: int = 5_000_000  # one fetched web page
     page_seconds: float = 20.0  # one fetched web page, from request to last byte
 
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            refuse_out_of_range(f.name, getattr(self, f.name), "Limits")
+
+
+# What each number setting must be. Out of range, most would still run and read as an answer: top_k
+# 0 or abstain_below 2 abstain on every question ("The documents don't say"), candidates 0 failed
+# inside FAISS. Every ingest limit must be greater than 0.
+AT_LEAST_1 = {"ann_from", "candidates", "top_k", "restricted_top_k", "max_claims", "llm_max_tokens"}
+AT_LEAST_0 = {"window", "rrf_k", "second_fact_support"}
+SHARES = {"support_dense_weight", "abstain_below", "answer_margin", "same_claim_cosine", "pair_covers",
+          "multi_hop_leeway"}
+LIMITS = {f.name for f in fields(Limits)}
+
+
+def refuse_out_of_range(name: str, value, where: str) -> None:
+    """A UserError naming `name` when `value` is outside what it may be."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return
+    need = ("at least 1" if name in AT_LEAST_1 and value < 1 else
+            "at least 0" if name in AT_LEAST_0 and value < 0 else
+            "between 0 and 1" if name in SHARES and not 0 <= value <= 1 else
+            "greater than 0" if (name == "llm_timeout_s" or name in LIMITS) and not value > 0 else None)
+    if need:
+        raise UserError(f"{name} = {value!r} (from {where}) is out of range: it must be {need}")
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -118,6 +144,10 @@ class Settings:
     llm_timeout_s: float = 60.0
 
     limits: Limits = Limits()
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            refuse_out_of_range(f.name, getattr(self, f.name), "Settings")
 
     def index_fingerprint(self, model: str) -> str:
         """Hash of everything that shapes stored vectors and sentences: a change needs a rebuild."""
@@ -248,6 +278,7 @@ def _value(name: str, raw, known: dict, where: str):
         raise UserError(f"{name} = {raw!r} (from {where}) is not a number")
     if name in CHOICES and value not in CHOICES[name]:
         raise UserError(f"{name} = {raw!r} (from {where}) is not one of {', '.join(CHOICES[name])}")
+    refuse_out_of_range(name, value, where)
     return value
 
 

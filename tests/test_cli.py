@@ -45,12 +45,20 @@ def test_ingest_then_ask_json(tmp_path):
                     "history": ["Who leads the Coalition of the Willing?"]}),
         json.dumps({"question": "  "}),
         "not json",
+        json.dumps({"q": "Who leads the Coalition of the Willing?"}),
+        json.dumps("Who leads the Coalition of the Willing?"),
     ])
     done = qa("ask", "--jsonl", "--index", index, stdin=lines)
     out = [json.loads(line) for line in done.stdout.splitlines()]
-    assert len(out) == 4
+    assert len(out) == 6
     assert "10 countries" in out[1]["answer"]
-    assert "empty" in out[2]["error"] and "line 4" in out[3]["error"]
+    assert "line 3" in out[2]["error"] and "empty" in out[2]["error"]
+    assert "line 4: not JSON" in out[3]["error"]
+    for number, record in ((5, out[4]), (6, out[5])):  # a missing key, a bare string: say what a line must be
+        assert f'line {number}: each line must be a JSON object with a "question"' in record["error"]
+
+    done = qa("ask", "Who leads it?", "--jsonl", "--index", index, stdin="")
+    assert done.returncode == 1 and "not both" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_missing_index_and_empty_question_give_clear_messages(tmp_path):

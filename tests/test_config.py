@@ -86,3 +86,19 @@ def test_a_setting_from_the_environment_reaches_an_answer(sample_index):
 
     answer = Assistant(resolved.settings).ask("What did the US rule out?")
     assert len({c.claim for c in answer.citations}) == 1
+
+
+@pytest.mark.parametrize("setting, value, need", [
+    ("top_k", "0", "at least 1"),  # ran, and abstained on every question
+    ("candidates", "-1", "at least 1"),  # failed inside FAISS with a traceback
+    ("abstain_below", "2", "between 0 and 1"),
+    ("window", "-1", "at least 0"),
+    ("max_file_bytes", "0", "greater than 0"),
+])
+def test_a_setting_out_of_range_is_refused_naming_it_and_its_range(tmp_path, setting, value, need):
+    done = qa(tmp_path, "ask", "What did the US rule out?", "--set", f"{setting}={value}")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert f"{setting} = " in done.stderr and f"(from a flag) is out of range: it must be {need}" in done.stderr
+    with pytest.raises(UserError, match=f"{setting} = .* must be {need}"):
+        resolve(None, environ={f"QA_{setting.upper()}": value})
+    assert resolve(None, environ={"QA_ABSTAIN_BELOW": "0", "QA_WINDOW": "0"}).settings.abstain_below == 0.0
