@@ -408,9 +408,12 @@ def check_manifest(manifest: dict, where: str, model: str, dimension: int, finge
             f"(dimension {manifest.get('dimension')}), not {model!r}; {rebuild}"
         )
     if manifest.get("fingerprint") != fingerprint:
+        # The shaping settings a user can change are in the manifest; the rest of the fingerprint
+        # (segmenter, sentence limit) changes only with a new version.
+        built = ", ".join(f"{name}={value!r}" for name, value in (manifest.get("settings") or {}).items())
         raise IndexProblem(
-            f"{where} was built with other index settings "
-            f"(fingerprint {manifest.get('fingerprint')}, now {fingerprint}); {rebuild}"
+            f"{where} was built with other index settings ({built or 'not recorded'}; fingerprint "
+            f"{manifest.get('fingerprint')}, now {fingerprint}): use those settings again, or {rebuild}"
         )
 
 
