@@ -14,7 +14,9 @@ from qa.render import format_answer, format_report
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # refused by the command's own parser, so its usage line is the one shown
+        getattr(args, "command_parser", parser).error(f"unrecognized arguments: {' '.join(unknown)}")
     if not getattr(args, "run", None):
         parser.print_help()
         return 2
@@ -98,6 +100,8 @@ def _parser() -> argparse.ArgumentParser:
     for name, module in (("eval", "qa.evaluate"), ("slack", "qa.slack"), ("bench", "qa.bench"),
                          ("feedback", "qa.feedback")):
         _optional_command(sub, name, module)
+    for command in sub.choices.values():
+        command.set_defaults(command_parser=command)
     return parser
 
 

@@ -61,6 +61,12 @@ def test_ingest_then_ask_json(tmp_path):
     assert done.returncode == 1 and "not both" in done.stderr and "Traceback" not in done.stderr
 
 
+def test_an_unknown_flag_is_refused_with_its_command_s_usage():
+    done = qa("ask", "What did the US rule out?", "--bogus")
+    assert done.returncode == 2 and done.stderr.startswith("usage: qa ask")
+    assert "qa ask: error: unrecognized arguments: --bogus" in done.stderr
+
+
 def test_missing_index_and_empty_question_give_clear_messages(tmp_path):
     done = qa("ask", "Anything?", "--index", tmp_path / "nowhere")
     assert done.returncode == 1 and "qa ingest" in done.stderr and "Traceback" not in done.stderr
