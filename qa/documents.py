@@ -170,22 +170,38 @@ def _jsonl_documents(text: str, path: Path) -> tuple[list[Document], str]:
     """Records shaped like the benchmarks' documents.jsonl: {"doc_id", "title", "text"}."""
     documents: list[Document] = []
     bad: list[int] = []
+    first_problem = ""  # said once, for the first bad line: what a line must hold
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
-            doc_id, body = str(record["doc_id"]), record["text"]
-            if not isinstance(body, str) or not body.strip():
-                raise ValueError
-        except (ValueError, KeyError, TypeError):
+        except ValueError:
+            problem = "not JSON"
+        else:
+            problem = _record_problem(record)
+        if problem:
             bad.append(number)
+            first_problem = first_problem or f"line {number}: {problem}"
             continue
         title = str(record.get("title") or "")
-        documents.append(Document(doc_id=doc_id, title=title, text=body, source=str(path)))
+        documents.append(Document(doc_id=str(record["doc_id"]), title=title, text=record["text"], source=str(path)))
     if not documents:
-        raise Skip("no valid {doc_id, title, text} records" + (f" (bad lines: {_lines(bad)})" if bad else ""))
-    return documents, (f"skipped malformed lines {_lines(bad)}" if bad else "")
+        raise Skip("no valid {doc_id, title, text} records"
+                   + (f" (bad lines: {_lines(bad)}; {first_problem})" if bad else ""))
+    return documents, (f"skipped malformed lines {_lines(bad)} ({first_problem})" if bad else "")
+
+
+def _record_problem(record) -> str:
+    """Why a .jsonl line is no document ("" when it is one)."""
+    if not isinstance(record, dict):
+        return 'not a JSON object {"doc_id", "title", "text"}'
+    missing = [f'"{key}"' for key in ("doc_id", "text") if key not in record]
+    if missing:
+        return f"no {' or '.join(missing)}"
+    if not isinstance(record["text"], str) or not record["text"].strip():
+        return 'its "text" is empty or not a string'
+    return ""
 
 
 def _lines(numbers: list[int]) -> str:

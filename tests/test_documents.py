@@ -77,7 +77,11 @@ def test_jsonl_records_and_malformed_lines(tmp_path):
     path.write_text("\n".join(lines))
     documents, note = read(path)
     assert [d.doc_id for d in documents] == ["a", "b"] and documents[0].title == "A"
-    assert "2" in note
+    assert note == "skipped malformed lines 2 (line 2: not JSON)"
+    # A file with no document says what its first bad line lacks, not just its number.
+    path.write_text(json.dumps({"title": "T", "text": "No id."}) + "\n" + json.dumps(["a list"]) + "\n")
+    with pytest.raises(Skip, match=r'bad lines: 1, 2; line 1: no "doc_id"\)'):
+        read(path)
 
 
 def test_size_limit(tmp_path):
