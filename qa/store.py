@@ -384,7 +384,10 @@ def open_index(index_dir: Path, model: str, dimension: int, fingerprint: str) ->
     files = manifest.get("files") or {}
     on_disk = set(_files(folder)) if folder.is_dir() else set()
     if set(files) != on_disk:
-        raise IndexProblem(f"The index at {index_dir} is incomplete or has foreign files; {rebuild}")
+        missing, foreign = sorted(set(files) - on_disk), sorted(on_disk - set(files))
+        named = "; ".join(part for part in (f"missing: {', '.join(missing)}" if missing else "",
+                                            f"not its own: {', '.join(foreign)}" if foreign else "") if part)
+        raise IndexProblem(f"The index at {index_dir} is incomplete or has foreign files ({named}); {rebuild}")
     for rel, digest in files.items():
         if sha256_of(folder / rel) != digest:
             raise IndexProblem(f"The index at {index_dir} is damaged ({rel} fails its checksum); {rebuild}")

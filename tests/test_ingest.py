@@ -144,8 +144,8 @@ def _current(index_dir: Path) -> Path:
         (lambda gen: (gen / "vectors.npy").write_bytes((gen / "vectors.npy").read_bytes()[:-7]), "checksum"),
         (lambda gen: (gen / "sentences.jsonl").write_text("[]\n"), "checksum"),
         (lambda gen: (gen / "manifest.json").write_text("{not json"), "damaged"),
-        (lambda gen: (gen / "extra.pkl").write_bytes(b"x"), "foreign files"),
-        (lambda gen: (gen / "bm25" / "params.index.json").unlink(), "incomplete"),
+        (lambda gen: (gen / "extra.pkl").write_bytes(b"x"), r"foreign files \(not its own: extra.pkl\)"),
+        (lambda gen: (gen / "bm25" / "params.index.json").unlink(), r"incomplete .*\(missing: bm25/params.index.json\)"),
         (lambda gen: (gen.parent / "CURRENT").write_text("gen-missing"), "damaged"),
     ],
 )
