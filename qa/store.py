@@ -384,9 +384,8 @@ def open_index(index_dir: Path, model: str, dimension: int, fingerprint: str) ->
     files = manifest.get("files") or {}
     on_disk = set(_files(folder)) if folder.is_dir() else set()
     if set(files) != on_disk:
-        missing, foreign = sorted(set(files) - on_disk), sorted(on_disk - set(files))
-        named = "; ".join(part for part in (f"missing: {', '.join(missing)}" if missing else "",
-                                            f"not its own: {', '.join(foreign)}" if foreign else "") if part)
+        named = "; ".join(f"{label}: {', '.join(sorted(names))}" for label, names in
+                          (("missing", set(files) - on_disk), ("not its own", on_disk - set(files))) if names)
         raise IndexProblem(f"The index at {index_dir} is incomplete or has foreign files ({named}); {rebuild}")
     for rel, digest in files.items():
         if sha256_of(folder / rel) != digest:

@@ -29,10 +29,10 @@ def second_fact(question: str, head: Evidence, evidence: list[Evidence], index: 
 
     A multi-hop question ("Which county is the town where X was born in?") needs two facts joined
     by a bridge entity: the first fact names the second's subject, or the second names the
-    first's, or the question names the second's (as a comparison names both). Only such linked sentences qualify (on the
-    sample corpus, unlinked sentences that merely held a missing word were all wrong citations);
-    among them, the one covering most of the best sentence's shortfall wins, its own support
-    weighing in.
+    first's, or the question names the second's (as a comparison names both). Only such linked
+    sentences qualify (on the sample corpus, unlinked sentences that merely held a missing word
+    were all wrong citations); among them, the one covering most of the best sentence's shortfall
+    wins, its own support weighing in.
     """
     head_sentence = head.hit.sentence
     head_title = index.documents[head_sentence.doc_id].document.title
